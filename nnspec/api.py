@@ -1,0 +1,67 @@
+"""The Python API: one function per command-line verb, each a thin layer over the compiler or runtime.
+
+    import nnspec
+    spec = nnspec.load_spec("examples/digits_cnn.yaml")
+    graph = nnspec.compile_spec(spec)            # typed IR, no TensorFlow import
+    print(nnspec.summary(spec)["params"])
+    model = nnspec.build_keras(spec)             # Functional keras.Model
+    run = nnspec.train(spec, "runs/digits")      # trains, writes the run directory
+    report = nnspec.export_onnx("runs/digits", "digits.onnx")   # verified against Keras with onnxruntime
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nnspec.compiler.ir import Graph
+from nnspec.compiler.pipeline import compile_spec as _compile
+from nnspec.compiler.summary import summarize
+from nnspec.specs.model import ModelSpec
+
+SpecLike = ModelSpec | str | Path
+
+
+def load_spec(ref: str | Path) -> ModelSpec:
+    """Load and validate a spec file (`path.yaml` or `example:NAME`). Raises `SpecError` listing every mistake."""
+    from nnspec.bundled import resolve_spec_path
+    from nnspec.specs.load import load_spec as _load
+
+    return _load(resolve_spec_path(ref))
+
+
+def _spec(spec: SpecLike) -> ModelSpec:
+    return spec if isinstance(spec, ModelSpec) else load_spec(spec)
+
+
+def compile_spec(spec: SpecLike) -> Graph:
+    """The typed, verified IR of a spec. Raises `SpecError`/`CompileError` listing every mistake."""
+    return _compile(_spec(spec))
+
+
+def summary(spec: SpecLike) -> dict:
+    """Per-node shapes, parameters and FLOPs, and the totals (what `nnspec summary --json` prints)."""
+    return summarize(compile_spec(spec))
+
+
+def build_keras(spec: SpecLike, *, seed: int | None = None):
+    """The Functional `keras.Model` of a spec (layer names are node ids). `seed` fixes the initial weights."""
+    from nnspec.runtime.keras_build import build_keras as _build
+
+    spec = _spec(spec)
+    if seed is None and spec.train is not None:
+        seed = spec.train.seed
+    return _build(compile_spec(spec), seed=seed)
+
+
+def train(spec: SpecLike, out: str | Path, *, epochs: int | None = None, force: bool = False, verbose: int = 1):
+    """Train from the spec's `train:` section and write a run directory; returns the `RunResult`."""
+    from nnspec.runtime.train import train as _train
+
+    return _train(_spec(spec), Path(out), epochs=epochs, force=force, verbose=verbose)
+
+
+def export_onnx(source: SpecLike, out: str | Path, *, opset: int | None = None, atol: float = 1e-4):
+    """Export a run directory or a spec to ONNX, verified against Keras; returns the `ExportReport`."""
+    from nnspec.runtime.onnx_export import export_onnx as _export
+
+    return _export(source, Path(out), opset=opset, atol=atol)

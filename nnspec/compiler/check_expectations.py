@@ -1,0 +1,26 @@
+"""The `expect:` section checked against the compiled graph (a zoo spec proves it reproduces its paper)."""
+
+from __future__ import annotations
+
+from nnspec.compiler.ir import Graph
+from nnspec.compiler.summary import summarize
+from nnspec.errors import Diagnostic
+from nnspec.specs.model import ModelSpec
+from nnspec.specs.source import format_path
+
+
+def check_expectations(spec: ModelSpec, g: Graph) -> list[Diagnostic]:
+    """One diagnostic per `expect:` fact the graph does not reproduce."""
+    if spec.expect is None:
+        return []
+    totals = summarize(g)
+    problems = []
+    for key in ("params", "trainable_params"):
+        want = getattr(spec.expect, key)
+        if want is not None and want != totals[key]:
+            path = ("expect", key)
+            source = f" (source: {spec.expect.source})" if spec.expect.source else ""
+            problems.append(Diagnostic(spec.source_map.locate(path), format_path(path),
+                                       f"the model has {totals[key]:,} {key.replace('_', ' ')}, the spec expects "
+                                       f"{want:,}{source}. Received: {key}={want}"))
+    return problems

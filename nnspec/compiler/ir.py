@@ -1,0 +1,72 @@
+"""The IR: a `networkx.MultiDiGraph` of frozen `Node` payloads, edges carrying the consumer's input port.
+
+Nodes are keyed by id (the Keras layer name and ONNX node prefix). Graph inputs are nodes with op `input`. A
+payload never changes: passes copy the graph and put new payloads in with `dataclasses.replace`, so a copied graph
+can share payloads with its original safely.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from nnspec.errors import SourceLoc
+from nnspec.layers._registry import TensorType
+
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One op instance: its validated spec, where it came from, and what analyses learned about it."""
+
+    id: str
+    op: str
+    spec: Any
+    """The validated layer spec (a card's class), or the `InputSpec` for graph inputs."""
+    order: int
+    """Position in the spec (-1 for inputs): the tie-break that keeps iteration deterministic and readable."""
+    src: SourceLoc | None = None
+    path: str = ""
+    """The YAML path of the node, e.g. `nodes[3]`, used in diagnostics."""
+    out: TensorType | None = None
+    params: int | None = None
+    trainable_params: int | None = None
+    flops: int | None = None
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A model in IR form: the dataflow graph plus its ordered inputs and outputs."""
+
+    name: str
+    nx: nx.MultiDiGraph
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    def node(self, node_id: str) -> Node:
+        return self.nx.nodes[node_id]["node"]
+
+    def order(self) -> list[Node]:
+        """All nodes in a deterministic topological order (spec order wherever dependencies allow)."""
+        key = {n: self.node(n).order for n in self.nx}
+        return [self.node(n) for n in nx.lexicographical_topological_sort(self.nx, key=lambda n: (key[n], n))]
+
+    def producers(self, node_id: str) -> list[str]:
+        """The ids feeding `node_id`, ordered by input port."""
+        edges = sorted(self.nx.in_edges(node_id, data="port"), key=lambda e: e[2])
+        return [src for src, _, _ in edges]
+
+    def consumers(self, node_id: str) -> list[str]:
+        """The ids reading `node_id`'s output (once each, sorted)."""
+        return sorted(set(self.nx.successors(node_id)))
+
+    def replace_nodes(self, new: dict[str, Node]) -> Graph:
+        """A copy of the graph with some payloads replaced (same ids, same edges)."""
+        g = self.nx.copy()
+        for node_id, payload in new.items():
+            g.nodes[node_id]["node"] = payload
+        return dataclasses.replace(self, nx=g)

@@ -1,0 +1,41 @@
+"""The compile pipeline: a short, visible list of steps from a validated spec to a typed, verified IR."""
+
+from __future__ import annotations
+
+import os
+
+from nnspec.compiler.build import build_graph
+from nnspec.compiler.check_expectations import check_expectations
+from nnspec.compiler.ir import Graph
+from nnspec.compiler.passes import PassResult, Transform
+from nnspec.compiler.passes.infer_shapes import infer_shapes
+from nnspec.compiler.verify import verify
+from nnspec.errors import CompileError, DiagnosticError, NnspecError
+from nnspec.specs.model import ModelSpec
+
+# Verify the IR after every pass: always in tests (conftest sets it), on request elsewhere.
+CHECK_PASSES = os.environ.get("NNSPEC_VERIFY_PASSES", "") == "1"
+
+
+def run(g: Graph, transform: Transform, **kwargs) -> Graph:
+    """Apply one transform, verify the result when checks are on, and name the pass in any internal failure."""
+    try:
+        result: PassResult = transform(g, **kwargs)
+    except DiagnosticError:
+        raise  # mistakes in the spec, already located
+    except Exception as exc:
+        raise NnspecError(f"pass '{transform.__name__}' failed on graph '{g.name}': {exc}") from exc
+    if CHECK_PASSES:
+        verify(result.graph)
+    return result.graph
+
+
+def compile_spec(spec: ModelSpec) -> Graph:
+    """The typed IR of a validated spec. Raises `CompileError` for shape/dtype mismatches and unmet `expect:`."""
+    g = build_graph(spec)
+    verify(g, typed=False)  # lowering is trusted but cheap to check
+    g = run(g, infer_shapes)  # every later step needs shapes and counts
+    problems = check_expectations(spec, g)  # NOTE: after inference, which counts the parameters
+    if problems:
+        raise CompileError(problems)
+    return g

@@ -1,0 +1,136 @@
+"""Cross-field checks that pydantic cannot express: ids, references, arity, cycles, unused nodes.
+
+Each check is a function registered with `@spec_check`; it returns one `Diagnostic` per problem, located at the
+YAML key it concerns, so every graph mistake is reported at once, like the field errors.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+
+import networkx as nx
+
+from nnspec.errors import Diagnostic
+from nnspec.layers._registry import LAYERS
+from nnspec.specs.model import ModelSpec
+from nnspec.specs.source import format_path
+from nnspec.specs.wiring import node_ids, output_ids, wire
+
+SpecCheck = Callable[[ModelSpec], list[Diagnostic]]
+CHECKS: list[SpecCheck] = []
+
+
+def spec_check(fn: SpecCheck) -> SpecCheck:
+    """Register a cross-field check; `run_checks` runs them all in definition order."""
+    CHECKS.append(fn)
+    return fn
+
+
+def run_checks(spec: ModelSpec) -> list[Diagnostic]:
+    """Every problem found by every check."""
+    return [d for check in CHECKS for d in check(spec)]
+
+
+def _at(spec: ModelSpec, *path, message: str) -> Diagnostic:
+    return Diagnostic(spec.source_map.locate(path), format_path(path), message)
+
+
+def _suggest(word: str, choices) -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{match[0]}'?" if match else ""
+
+
+@spec_check
+def unique_ids(spec: ModelSpec) -> list[Diagnostic]:
+    seen: dict[str, int] = {}
+    problems = []
+    for i, node in enumerate(spec.nodes):
+        if node.id in spec.inputs:
+            problems.append(_at(spec, "nodes", i, "id", message=f"id '{node.id}' is already the name of an input. "
+                                f"Node ids and input names share one namespace. Received: id='{node.id}'"))
+        elif node.id in seen:
+            problems.append(_at(spec, "nodes", i, "id", message=f"duplicate id '{node.id}', first used by "
+                                f"nodes[{seen[node.id]}]. Received: id='{node.id}'"))
+        elif node.id:
+            seen[node.id] = i
+    return problems
+
+
+@spec_check
+def references_exist(spec: ModelSpec) -> list[Diagnostic]:
+    known = set(spec.inputs) | set(node_ids(spec))
+    problems = []
+    for w in wire(spec):
+        for name in w.inputs:
+            if w.explicit and name not in known:
+                problems.append(_at(spec, "nodes", w.index, "from", message=f"'{name}' is not an input or a node "
+                                    f"id.{_suggest(name, known)} Received: from={list(w.inputs)}"))
+    if spec.outputs:
+        for j, name in enumerate(spec.outputs):
+            if name not in known - set(spec.inputs):
+                problems.append(_at(spec, "outputs", j, message=f"'{name}' is not a node id."
+                                    f"{_suggest(name, node_ids(spec))} Received: outputs={spec.outputs}"))
+    if len(spec.inputs) > 1 and not spec.nodes[0].from_:
+        problems.append(_at(spec, "nodes", 0, message="the first node must say which input it reads with "
+                            f"`from:` when the model has several inputs. Received: inputs={list(spec.inputs)}"))
+    return problems
+
+
+@spec_check
+def arity_matches(spec: ModelSpec) -> list[Diagnostic]:
+    problems = []
+    for w, node in zip(wire(spec), spec.nodes):
+        want = LAYERS[node.op].arity
+        if want is None and len(w.inputs) < 2:
+            problems.append(_at(spec, "nodes", w.index, *(("from",) if w.explicit else ()),
+                                message=f"op '{node.op}' merges two or more tensors; name them with `from: [a, b]`. "
+                                f"Received: from={list(w.inputs)}"))
+        elif want is not None and len(w.inputs) != want:
+            problems.append(_at(spec, "nodes", w.index, "from", message=f"op '{node.op}' takes {want} input"
+                                f"{'s' * (want > 1)}, got {len(w.inputs)}. Received: from={list(w.inputs)}"))
+    return problems
+
+
+def dataflow(spec: ModelSpec) -> nx.DiGraph:
+    """The name-level dataflow graph (inputs and node ids, edges from producer to consumer)."""
+    g = nx.DiGraph()
+    g.add_nodes_from(spec.inputs)
+    for w in wire(spec):
+        g.add_node(w.id)
+        g.add_edges_from((src, w.id) for src in w.inputs)
+    return g
+
+
+@spec_check
+def acyclic(spec: ModelSpec) -> list[Diagnostic]:
+    g = dataflow(spec)
+    index = {w.id: w.index for w in wire(spec)}
+    problems = []
+    for cycle in sorted(nx.simple_cycles(g), key=lambda c: min(index.get(n, 0) for n in c))[:5]:
+        start = min(cycle, key=lambda n: index.get(n, 0))
+        k = cycle.index(start)
+        cycle = cycle[k:] + cycle[:k]
+        path = " -> ".join(cycle + [start])
+        problems.append(_at(spec, "nodes", index[start], "from",
+                            message=f"the graph has a cycle: {path}. A node cannot depend on its own output. "
+                            f"Received: from={list(spec.nodes[index[start]].from_ or [])}"))
+    return problems
+
+
+@spec_check
+def everything_used(spec: ModelSpec) -> list[Diagnostic]:
+    g = dataflow(spec)
+    outputs = [o for o in output_ids(spec) if o in g]
+    needed = set(outputs).union(*(nx.ancestors(g, o) for o in outputs)) if outputs else set()
+    problems = []
+    for w in wire(spec):
+        if w.id not in needed:
+            problems.append(_at(spec, "nodes", w.index, message=f"node '{w.id}' is never used: no output depends on "
+                                "it. Add it to `outputs:` or remove it. "
+                                f"Received: outputs={output_ids(spec)}"))
+    for name in spec.inputs:
+        if name not in needed:
+            problems.append(_at(spec, "inputs", name, message=f"input '{name}' is never read. Read it with `from:` "
+                                f"or remove it. Received: inputs={list(spec.inputs)}"))
+    return problems

@@ -1,0 +1,160 @@
+"""Load a spec: YAML text → plain data with positions → validated `ModelSpec`, or every mistake at once.
+
+pydantic collects every validation error; each one is turned into a `Diagnostic` at the YAML line of the key it
+concerns (unknown keys point at the key, missing keys at the enclosing mapping, bad ops at the `op` key), with the
+offending value and, for misspelt names, the closest valid one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import types
+import typing
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from nnspec.errors import Diagnostic, SpecError
+from nnspec.layers._registry import LAYERS
+from nnspec.specs.checks import run_checks
+from nnspec.specs.model import ModelSpec
+from nnspec.specs.source import Path, SourceMap, format_path, parse_yaml
+
+
+def did_you_mean(word: str, choices) -> str:
+    """` Did you mean 'x'?` for the closest choice, or an empty string."""
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" Did you mean '{match[0]}'?" if match else ""
+
+
+def received(name: Any, value: Any) -> str:
+    """Keras-style `Received: name=value`, with long values shortened."""
+    if isinstance(value, dict):
+        shown = "{" + ", ".join(map(str, value)) + "}" if len(value) < 8 else f"a mapping with {len(value)} keys"
+    else:
+        shown = repr(value) if isinstance(value, str) else str(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return f"Received: {name}={shown}" if name is not None else f"Received: {shown}"
+
+
+def _unwrap(annotation) -> list:
+    """The concrete types inside Optional/Union/Annotated."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+    return [annotation]
+
+
+def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class whose fields are checked at `loc` (to suggest names for unknown keys)."""
+    candidates: list = [root]
+    for part in loc:
+        nxt: list = []
+        for t in candidates:
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                field = next((f for n, f in t.model_fields.items() if (f.alias or n) == part), None)
+                if field is not None:
+                    nxt += _unwrap(field.annotation)
+                elif _tag(t) == part:
+                    nxt.append(t)
+            elif typing.get_origin(t) in (list, tuple) and isinstance(part, int):
+                nxt += _unwrap(typing.get_args(t)[0])
+            elif typing.get_origin(t) is dict and isinstance(part, str):
+                nxt += _unwrap(typing.get_args(t)[1])
+        tagged = [t for t in nxt if isinstance(t, type) and issubclass(t, BaseModel) and _tag(t) == part]
+        candidates = tagged or nxt
+    models = [t for t in candidates if isinstance(t, type) and issubclass(t, BaseModel)]
+    return models[0] if len(models) == 1 else None
+
+
+def _tag(model: type[BaseModel]) -> Any:
+    for key in ("op", "name"):
+        field = model.model_fields.get(key)
+        if field is not None and isinstance(field.default, str):
+            return field.default
+    return None
+
+
+def _yaml_loc(loc: tuple, source: SourceMap) -> Path:
+    """Drop the parts of a pydantic location that are not in the YAML (union tags, `function-after[...]`)."""
+    path: Path = ()
+    for part in loc:
+        if path + (part,) in source.marks:
+            path += (part,)
+    return path
+
+
+def _diagnostic(error: dict, source: SourceMap) -> Diagnostic:
+    loc, kind, value = tuple(error["loc"]), error["type"], error.get("input")
+    path = _yaml_loc(loc, source)
+    name = path[-1] if path and isinstance(path[-1], str) else None
+    if kind == "union_tag_invalid":
+        tag = error["ctx"]["tag"]
+        choices = sorted(LAYERS) if "op" in error["ctx"]["discriminator"] else error["ctx"]["expected_tags"]
+        key = error["ctx"]["discriminator"].strip("'")
+        path = _yaml_loc(loc + (key,), source)
+        hint = did_you_mean(tag, choices) or f" Run `nnspec ops` to list them." * (key == "op")
+        message = f"unknown {key} '{tag}'.{hint} {received(key, tag)}"
+    elif kind == "union_tag_not_found":
+        key = error["ctx"]["discriminator"].strip("'")
+        message = f"missing required key '{key}'. {received(None, value)}"
+    elif kind == "extra_forbidden":
+        model = _model_at(ModelSpec, loc[:-1])
+        known = [f.alias or n for n, f in model.model_fields.items()] if model else []
+        owner = f" for op '{_tag(model)}'" if model and "op" in model.model_fields else ""
+        message = f"unknown key '{loc[-1]}'{owner}.{did_you_mean(loc[-1], known)} {received(loc[-1], value)}"
+        path = _yaml_loc(loc, source)
+    elif kind == "missing":
+        owner_path = _yaml_loc(loc[:-1], source)
+        return Diagnostic(source.locate(owner_path), format_path(owner_path),
+                          f"missing required key '{loc[-1]}'.")
+    else:
+        text = error["msg"]
+        if kind == "value_error":
+            text = str(error["ctx"]["error"])
+        elif kind == "literal_error" and isinstance(value, str):
+            text += "." + did_you_mean(value, [c.strip("'") for c in error["ctx"]["expected"].split(", ")])
+        text = text[0].lower() + text[1:]
+        if not text.endswith((".", "?")):
+            text += "."
+        message = f"{text} {received(name, value)}"
+    return Diagnostic(source.locate(path), format_path(path), message)
+
+
+def parse_spec(text: str, file: str = "<string>") -> ModelSpec:
+    """Validate spec text. Raises `SpecError` with every problem found, each at its YAML position."""
+    data, source = parse_yaml(text, file)
+    if not isinstance(data, dict):
+        raise SpecError([Diagnostic(source.locate(()), "",
+                                    f"a spec must be a YAML mapping. {received(None, type(data).__name__)}")])
+    try:
+        spec = ModelSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([_diagnostic(e, source) for e in exc.errors()]) from None
+    spec._source = source
+    spec._text = text
+    problems = run_checks(spec)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def load_spec(path: str | FsPath) -> ModelSpec:
+    """Load and validate a spec file. Raises `SpecError` (with file:line:col for each problem)."""
+    file = FsPath(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SpecError([Diagnostic(None, str(path), f"cannot read the spec: {reason}.")]) from None
+    return parse_spec(text, str(path))
+
+
+def spec_sha256(spec: ModelSpec) -> str:
+    """Hash of the spec text, recorded in run directories and exported files."""
+    return hashlib.sha256(spec.text.encode("utf-8")).hexdigest()

@@ -1,0 +1,88 @@
+"""YAML text → plain data plus a map from YAML paths to source positions.
+
+The text is parsed once with PyYAML's `SafeLoader`: the node tree gives every key and value its position, and
+the same loader constructs the plain data (so only safe YAML types exist: no Python object tags). Duplicate keys,
+which `yaml.safe_load` silently resolves to the last one, are reported as mistakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from nnspec.errors import Diagnostic, SourceLoc, SpecError
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Positions of every key and sequence item of one YAML document, keyed by path tuple."""
+
+    file: str
+    marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: Path) -> SourceLoc:
+        """The position of the deepest prefix of `path` that exists in the YAML (skips pydantic's union tags)."""
+        found: Path = ()
+        for part in path:
+            if found + (part,) in self.marks:
+                found = found + (part,)
+        line, col = self.marks.get(found, (0, 0))
+        return SourceLoc(self.file, line + 1, col + 1)
+
+
+def format_path(path: Path) -> str:
+    """`('nodes', 3, 'filters')` → `nodes[3].filters`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _index(node: yaml.Node, path: Path, marks: dict, problems: list, file: str) -> None:
+    marks.setdefault(path, (node.start_mark.line, node.start_mark.column))
+    if isinstance(node, yaml.MappingNode):
+        seen: set = set()
+        for key, value in node.value:
+            name = key.value
+            if name in seen:
+                loc = SourceLoc(file, key.start_mark.line + 1, key.start_mark.column + 1)
+                problems.append(
+                    Diagnostic(loc, format_path(path + (name,)), f"duplicate key '{name}'. Each key may appear once.")
+                )
+                continue
+            seen.add(name)
+            _index(value, path + (name,), marks, problems, file)
+            marks[path + (name,)] = (key.start_mark.line, key.start_mark.column)  # point at the key
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index(item, path + (i,), marks, problems, file)
+
+
+def parse_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
+    """Parse one YAML document safely. Raises `SpecError` on syntax errors, unsafe tags or duplicate keys."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SpecError([Diagnostic(SourceLoc(file, 1, 1), "", "the spec is empty. Received: an empty file")])
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = SourceLoc(file, mark.line + 1, mark.column + 1) if mark else SourceLoc(file, 1, 1)
+        problem = (exc.problem or "malformed YAML").rstrip(".")
+        context = f" ({exc.context})" if exc.context else ""
+        raise SpecError([Diagnostic(loc, "", f"invalid YAML: {problem}{context}.")]) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare (e.g. bad encodings)
+        raise SpecError([Diagnostic(SourceLoc(file, 1, 1), "", f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    marks: dict[Path, tuple[int, int]] = {}
+    problems: list[Diagnostic] = []
+    _index(node, (), marks, problems, file)
+    if problems:
+        raise SpecError(problems)
+    return data, SourceMap(file, marks)
