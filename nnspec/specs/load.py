@@ -111,8 +111,10 @@ def _diagnostic(error: dict, source: SourceMap) -> Diagnostic:
         path = _yaml_loc(loc, source)
     elif kind == "missing":
         owner_path = _yaml_loc(loc[:-1], source)
+        model = _model_at(ModelSpec, loc[:-1])
+        owner = f" for op '{_tag(model)}'" if model and "op" in model.model_fields else ""
         return Diagnostic(source.locate(owner_path), format_path(owner_path),
-                          f"missing required key '{loc[-1]}'.")
+                          f"missing required key '{loc[-1]}'{owner}.")
     else:
         text = error["msg"]
         if kind == "value_error":

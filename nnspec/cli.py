@@ -1,0 +1,198 @@
+"""The `nnspec` command: one verb per step, each a thin layer over one `nnspec` API call.
+
+Exit codes: 0 ok, 2 bad input (every diagnostic printed to stderr as `file:line:col: path: message`), 1 anything
+else. Set NNSPEC_DEBUG=1 to get a traceback for unexpected errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import click
+
+from nnspec.errors import DiagnosticError, NnspecError, RunDirError
+
+SPEC_HELP = "A spec file, or `example:NAME` for a bundled example."
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def handles_errors(fn):
+    """Turn nnspec's errors into diagnostics and exit codes instead of tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DiagnosticError as exc:
+            n = len(exc.diagnostics)
+            _fail(f"{exc}\nnnspec: {n} problem{'s' * (n != 1)} found.", 2)
+        except RunDirError as exc:
+            _fail(f"nnspec: {exc}", 2)
+        except NnspecError as exc:
+            _fail(f"nnspec: error: {exc}", 1)
+        except KeyboardInterrupt:
+            _fail("nnspec: interrupted; nothing half-written was kept.", 130)
+        except Exception as exc:  # a bug in nnspec or its dependencies, not in the user's spec
+            if os.environ.get("NNSPEC_DEBUG"):
+                traceback.print_exc()
+            _fail(f"nnspec: internal error: {type(exc).__name__}: {exc}\n"
+                  "Set NNSPEC_DEBUG=1 for a traceback, and please report it.", 1)
+
+    return wrapper
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="nnspec", message="nnspec %(version)s")
+def main() -> None:
+    """nnspec: write a neural network as YAML; check, summarize, build, train and export it."""
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True)
+@handles_errors
+def check(specs: tuple[str, ...]) -> None:
+    """Validate SPECS: fields, graph, shapes and dtypes (no TensorFlow import). Exit 2 on any problem."""
+    from nnspec import api
+    from nnspec.errors import DiagnosticError as Bad
+
+    problems = []
+    for ref in specs:
+        try:
+            info = api.summary(ref)
+        except Bad as exc:
+            problems += exc.diagnostics
+            continue
+        click.echo(f"{ref}: ok ({len(info['nodes'])} nodes, {info['params']:,} params, {info['flops']:,} FLOPs)")
+    if problems:
+        raise DiagnosticError(problems)
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@handles_errors
+def summary(spec: str, as_json: bool) -> None:
+    """Per-node output shape, parameters and FLOPs of SPEC, and the totals."""
+    from nnspec import api
+    from nnspec.report import summary_table
+
+    info = api.summary(spec)
+    if as_json:
+        keys = ("name", "params", "trainable_params", "flops", "nodes")
+        nodes = [{k: n[k] for k in ("id", "op", "shape", "params", "flops")} for n in info["nodes"]]
+        click.echo(json.dumps({**{k: info[k] for k in keys}, "nodes": nodes}, indent=2))
+    else:
+        summary_table(info)
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the model (.keras).")
+@handles_errors
+def build(spec: str, out: Path) -> None:
+    """Build SPEC as a Functional Keras model (layer names are node ids) and save it to OUT."""
+    _quiet_tensorflow()
+    from nnspec import api
+    from nnspec.runtime.keras_io import save_keras_atomic
+
+    if out.suffix != ".keras":
+        raise click.BadParameter("must end in .keras", param_hint="--out")
+    model = api.build_keras(spec)
+    save_keras_atomic(model, out)
+    click.echo(f"wrote {out} ({model.count_params():,} params, {len(model.layers)} layers)")
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The run directory to create.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Override train.epochs.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@handles_errors
+def train(spec: str, out: Path, epochs: int | None, force: bool) -> None:
+    """Train SPEC from its `train:` section; write model, spec, history and metrics to OUT."""
+    _quiet_tensorflow()
+    from nnspec import api
+
+    if out.exists() and not force:
+        raise RunDirError(f"{out} already exists; pass --force to replace it (nothing was changed)")
+    run = api.train(spec, out, epochs=epochs, force=force)
+    metrics = run.metrics
+    click.echo(f"wrote {run.run_dir}: " + ", ".join(
+        f"{split} {name}={value:.4f}" for split in ("train", "validation", "test")
+        for name, value in metrics.get(split, {}).items()))
+
+
+@main.command()
+@click.argument("source")
+@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The file to write (only kept if every check passes).")
+@click.option("--opset", type=click.IntRange(min=13, max=18), help="ONNX opset. Defaults to 18.")
+@click.option("--atol", type=float, default=1e-4, show_default=True,
+              help="Largest allowed |onnxruntime - Keras| on seeded random inputs.")
+@handles_errors
+def export(source: str, fmt: str, out: Path, opset: int | None, atol: float) -> None:
+    """Export SOURCE (a run directory or a spec) to ONNX, verified against Keras with onnxruntime."""
+    _quiet_tensorflow()
+    from nnspec import api
+
+    report = api.export_onnx(source, out, opset=opset, atol=atol)
+    click.echo(f"wrote {report.path} ({report.size_bytes / 1024:.1f} KiB, opset {report.opset}, IR "
+               f"{report.ir_version}) in {report.export_seconds:.1f}s; max |onnxruntime - keras| = "
+               f"{report.max_abs_diff:.2e} (limit {atol:.0e})")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def ops(as_json: bool) -> None:
+    """List every op a spec can use, with its parameters."""
+    from nnspec.layers import LAYERS
+
+    rows = []
+    for op, layer in sorted(LAYERS.items()):
+        fields = [f.alias or n for n, f in layer.spec.model_fields.items() if n not in ("id", "from_", "op")]
+        doc = (layer.spec.__doc__ or "").strip().splitlines()[0]
+        rows.append({"op": op, "keras": layer.keras.cls if layer.keras else None, "params": fields, "doc": doc})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max(len(r["op"]) for r in rows)
+    for r in rows:
+        params = f"  [{', '.join(r['params'])}]" if r["params"] else ""
+        click.echo(f"{r['op']:<{width}}  {r['doc']}{params}")
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("nnspec-demo"),
+              show_default=True, help="Folder for the demo's run and ONNX file (replaced on each demo run).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Override the demo spec's epochs.")
+@handles_errors
+def demo(out: Path, epochs: int | None) -> None:
+    """Check, summarize, train and export the bundled digits CNN, verify the ONNX file, print a report."""
+    _quiet_tensorflow()
+    from nnspec.demo import run_demo
+
+    started = time.perf_counter()
+    run_demo(out, epochs=epochs)
+    click.echo(f"demo finished in {time.perf_counter() - started:.0f}s")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,84 @@
+"""The run directory: what `nnspec train` leaves behind, and how later commands read it back.
+
+    RUN_DIR/model.keras     the trained Functional model
+    RUN_DIR/spec.yaml       the spec as trained (the text it was loaded from, with command-line overrides applied)
+    RUN_DIR/history.json    per-epoch metrics from Keras: {"loss": [...], "val_loss": [...], ...}
+    RUN_DIR/metrics.json    final metrics: {"train": {...}, "validation": {...}, "test": {...}, plus run facts}
+
+A run directory is written whole or not at all: everything goes into a temporary sibling folder that is renamed
+into place at the end, so an interrupted or failed run never leaves a half-written RUN_DIR, and an existing one is
+only replaced when the caller asked for it (`force`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from nnspec.errors import RunDirError
+
+FILES = ("model.keras", "spec.yaml", "history.json", "metrics.json")
+
+
+def is_run_dir(path: Path) -> bool:
+    """True when `path` looks like a run directory (has a model and the spec it was trained from)."""
+    return path.is_dir() and (path / "model.keras").is_file() and (path / "spec.yaml").is_file()
+
+
+@contextlib.contextmanager
+def staged_run_dir(out: Path, *, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder to fill; on success it atomically becomes `out`. On error it is removed.
+
+    Raises `RunDirError` before any work if `out` exists and `force` is false.
+    """
+    out = Path(out)
+    if out.exists() and not force:
+        raise RunDirError(f"{out} already exists; pass --force to replace it (nothing was changed)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        yield stage
+        if out.exists():  # force: move the old run aside first, so `out` is never missing a complete run
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            os.replace(out, old / "run")
+            os.replace(stage, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(stage, out)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def load_run(run_dir: Path):
+    """`(spec, keras_model)` of a run directory. Raises `RunDirError` if it is not one."""
+    run_dir = Path(run_dir)
+    if not is_run_dir(run_dir):
+        missing = [f for f in ("model.keras", "spec.yaml") if not (run_dir / f).is_file()]
+        raise RunDirError(f"{run_dir} is not a run directory (missing {', '.join(missing) or 'the folder'})")
+    import keras
+
+    from nnspec.specs.load import load_spec
+
+    spec = load_spec(run_dir / "spec.yaml")
+    model = keras.saving.load_model(run_dir / "model.keras", compile=False)
+    return spec, model
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file and a rename: readers see the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
