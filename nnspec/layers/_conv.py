@@ -21,9 +21,11 @@ def check_conv_args(spec) -> None:
     """Cross-field rules Keras enforces at construction (raised as validation errors at the spec line)."""
     n = spatial_rank(spec)
     if max(ntuple(spec.strides, n)) > 1 and max(ntuple(spec.dilation_rate, n)) > 1:
-        raise ValueError("strides > 1 cannot be combined with dilation_rate > 1 (Keras does not support it)")
+        raise ValueError("strides > 1 cannot be combined with dilation_rate > 1 (Keras does not support it). "
+                         f"Received: strides={spec.strides}, dilation_rate={spec.dilation_rate}")
     if spec.filters % spec.groups:
-        raise ValueError(f"filters ({spec.filters}) must be divisible by groups ({spec.groups})")
+        raise ValueError(f"filters must be divisible by groups. Received: filters={spec.filters}, "
+                         f"groups={spec.groups}")
 
 
 def conv_shape(spec, x: Shape) -> Shape:

@@ -18,18 +18,29 @@ from nnspec.specs.source import format_path
 from nnspec.specs.wiring import node_ids, output_ids, wire
 
 SpecCheck = Callable[[ModelSpec], list[Diagnostic]]
-CHECKS: list[SpecCheck] = []
+# Stage 0 checks names and references; stage 1 checks the dataflow they define. NOTE: stage 1 only runs when
+# stage 0 found nothing, since a duplicate id or a dangling reference would make it report phantom cycles and
+# unused nodes.
+CHECKS: tuple[list[SpecCheck], list[SpecCheck]] = ([], [])
 
 
-def spec_check(fn: SpecCheck) -> SpecCheck:
-    """Register a cross-field check; `run_checks` runs them all in definition order."""
-    CHECKS.append(fn)
-    return fn
+def spec_check(stage: int):
+    """Register a cross-field check in `stage`; `run_checks` runs them in definition order."""
+
+    def register(fn: SpecCheck) -> SpecCheck:
+        CHECKS[stage].append(fn)
+        return fn
+
+    return register
 
 
 def run_checks(spec: ModelSpec) -> list[Diagnostic]:
-    """Every problem found by every check."""
-    return [d for check in CHECKS for d in check(spec)]
+    """Every problem found by the checks (stage 1 only when stage 0 found none)."""
+    for stage in CHECKS:
+        problems = [d for check in stage for d in check(spec)]
+        if problems:
+            return problems
+    return []
 
 
 def _at(spec: ModelSpec, *path, message: str) -> Diagnostic:
@@ -41,7 +52,7 @@ def _suggest(word: str, choices) -> str:
     return f" Did you mean '{match[0]}'?" if match else ""
 
 
-@spec_check
+@spec_check(0)
 def unique_ids(spec: ModelSpec) -> list[Diagnostic]:
     seen: dict[str, int] = {}
     problems = []
@@ -57,7 +68,7 @@ def unique_ids(spec: ModelSpec) -> list[Diagnostic]:
     return problems
 
 
-@spec_check
+@spec_check(0)
 def references_exist(spec: ModelSpec) -> list[Diagnostic]:
     known = set(spec.inputs) | set(node_ids(spec))
     problems = []
@@ -77,7 +88,7 @@ def references_exist(spec: ModelSpec) -> list[Diagnostic]:
     return problems
 
 
-@spec_check
+@spec_check(0)
 def arity_matches(spec: ModelSpec) -> list[Diagnostic]:
     problems = []
     for w, node in zip(wire(spec), spec.nodes):
@@ -102,7 +113,7 @@ def dataflow(spec: ModelSpec) -> nx.DiGraph:
     return g
 
 
-@spec_check
+@spec_check(1)
 def acyclic(spec: ModelSpec) -> list[Diagnostic]:
     g = dataflow(spec)
     index = {w.id: w.index for w in wire(spec)}
@@ -118,7 +129,7 @@ def acyclic(spec: ModelSpec) -> list[Diagnostic]:
     return problems
 
 
-@spec_check
+@spec_check(1)
 def everything_used(spec: ModelSpec) -> list[Diagnostic]:
     g = dataflow(spec)
     outputs = [o for o in output_ids(spec) if o in g]

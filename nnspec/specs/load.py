@@ -89,14 +89,21 @@ def _yaml_loc(loc: tuple, source: SourceMap) -> Path:
     return path
 
 
+def _value_name(path: Path) -> str | None:
+    """`shape[2]` for path ('inputs', 'x', 'shape', 2): the key a value is under, with any list indices."""
+    keys = [i for i, p in enumerate(path) if isinstance(p, str)]
+    return format_path(path[keys[-1]:]) if keys else None
+
+
 def _diagnostic(error: dict, source: SourceMap) -> Diagnostic:
     loc, kind, value = tuple(error["loc"]), error["type"], error.get("input")
     path = _yaml_loc(loc, source)
-    name = path[-1] if path and isinstance(path[-1], str) else None
+    name = _value_name(path)
     if kind == "union_tag_invalid":
         tag = error["ctx"]["tag"]
-        choices = sorted(LAYERS) if "op" in error["ctx"]["discriminator"] else error["ctx"]["expected_tags"]
         key = error["ctx"]["discriminator"].strip("'")
+        tags = [t.strip(" '") for t in error["ctx"]["expected_tags"].split(",")]
+        choices = sorted(LAYERS) if key == "op" else tags
         path = _yaml_loc(loc + (key,), source)
         hint = did_you_mean(tag, choices) or f" Run `nnspec ops` to list them." * (key == "op")
         message = f"unknown {key} '{tag}'.{hint} {received(key, tag)}"
@@ -122,9 +129,9 @@ def _diagnostic(error: dict, source: SourceMap) -> Diagnostic:
         elif kind == "literal_error" and isinstance(value, str):
             text += "." + did_you_mean(value, [c.strip("'") for c in error["ctx"]["expected"].split(", ")])
         text = text[0].lower() + text[1:]
-        if not text.endswith((".", "?")):
+        if not text.endswith((".", "?")) and "Received:" not in text:
             text += "."
-        message = f"{text} {received(name, value)}"
+        message = text if "Received:" in text else f"{text} {received(name, value)}"
     return Diagnostic(source.locate(path), format_path(path), message)
 
 

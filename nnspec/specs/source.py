@@ -74,7 +74,12 @@ def parse_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
         mark = exc.problem_mark or exc.context_mark
         loc = SourceLoc(file, mark.line + 1, mark.column + 1) if mark else SourceLoc(file, 1, 1)
         problem = (exc.problem or "malformed YAML").rstrip(".")
-        context = f" ({exc.context})" if exc.context else ""
+        context = ""
+        if exc.context and exc.context_mark and exc.context_mark is not mark:
+            start = exc.context_mark
+            context = f" ({exc.context} that starts at line {start.line + 1}, column {start.column + 1})"
+        elif exc.context:
+            context = f" ({exc.context})"
         raise SpecError([Diagnostic(loc, "", f"invalid YAML: {problem}{context}.")]) from None
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare (e.g. bad encodings)
         raise SpecError([Diagnostic(SourceLoc(file, 1, 1), "", f"invalid YAML: {exc}")]) from None
