@@ -33,6 +33,8 @@ def handles_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except click.ClickException:
+            raise  # usage errors: click prints them and exits 2
         except DiagnosticError as exc:
             n = len(exc.diagnostics)
             _fail(f"{exc}\nnnspec: {n} problem{'s' * (n != 1)} found.", 2)
