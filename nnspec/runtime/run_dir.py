@@ -40,6 +40,9 @@ def staged_run_dir(out: Path, *, force: bool = False) -> Iterator[Path]:
         raise RunDirError(f"{out} already exists; pass --force to replace it (nothing was changed)")
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    stage.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is an ordinary folder
     try:
         yield stage
         if out.exists():  # force: move the old run aside first, so `out` is never missing a complete run
