@@ -16,9 +16,10 @@ def conv_out_len(length: int | None, kernel: int, stride: int, padding: str, dil
     effective = (kernel - 1) * dilation + 1
     out = (length - effective) // stride + 1
     if out <= 0:
+        dilated = f", {kernel} taps dilated by {dilation}" if dilation > 1 else ""
         raise ShapeError(
-            f"the window ({effective} wide with dilation) is larger than the input ({length}) with padding 'valid'. "
-            "Use padding 'same', a smaller kernel, or a larger input"
+            f"has a window {effective} wide{dilated}, larger than the input axis ({length}) with padding "
+            "'valid'. Use padding 'same', a smaller kernel, or a larger input"
         )
     return out
 

@@ -25,8 +25,8 @@ def _check_dtypes(node: Node, inputs: list[TensorType]) -> None:
     allowed = {"float": FLOAT_DTYPES, "int": INT_DTYPES, "any": FLOAT_DTYPES + INT_DTYPES}[want]
     for t in inputs:
         if t.dtype not in allowed:
-            hint = " Feed integer token ids to an embedding first" if t.dtype in INT_DTYPES else ""
-            raise ShapeError(f"expects {want} input, got {t.dtype}.{hint}")
+            hint = ". Feed integer token ids to an embedding first" if t.dtype in INT_DTYPES else ""
+            raise ShapeError(f"expects {want} input, got {t.dtype}{hint}")
 
 
 def annotate(node: Node, inputs: list[TensorType]) -> Node:
