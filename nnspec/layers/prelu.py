@@ -1,4 +1,7 @@
-"""`prelu`: leaky ReLU with a learned slope per element (lowers to `keras.layers.PReLU`)."""
+"""`prelu`: leaky ReLU with a learned slope per element (lowers to `keras.layers.PReLU`).
+
+Keras computes it as `relu(x) - alpha * relu(-x)`, so the ONNX graph has Relu and Mul rather than PRelu.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ def _params(spec: PReLU, x: TensorType) -> int:
     return n
 
 
-@card(infer_shape=_shape, count_params=_params, channels="passthrough", onnx_ops=("PRelu",),
+@card(infer_shape=_shape, count_params=_params, channels="passthrough", onnx_ops=("Relu", "Mul"),
       keras=KerasMapping("PReLU", lambda s: dict(shared_axes=list(s.shared_axes) if s.shared_axes else None)),
       examples=(Example({}, inputs=((6,),)), Example({"shared_axes": [1, 2]}, inputs=((4, 4, 3),))))
 class PReLU(LayerSpec):

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
+
+from nnspec.runtime.atomic import publish, temp_beside
 
 
 def save_keras_atomic(model, out: Path) -> None:
     """`model.save(out)` through a temporary `.keras` file in the same folder and a rename."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".keras", dir=out.parent)
-    os.close(fd)
-    try:
+    with temp_beside(out, suffix=".keras") as tmp:
         model.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        publish(tmp, out)

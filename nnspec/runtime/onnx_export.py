@@ -1,0 +1,447 @@
+"""Verified ONNX export: a spec or a trained run becomes an ONNX file only if it passes every check.
+
+The conversion is Keras 3's own `model.export(format="onnx")` (tf2onnx underneath). The file tf2onnx writes is then
+made predictable and checked before it is kept:
+
+- graph inputs carry the spec's input names, in order; graph outputs carry the spec's output node ids;
+- axis 0 of every graph input and output is the symbolic dimension `batch`;
+- the IR version and opset are stated explicitly (IR ≤ 9, opset ≤ 18), so older runtimes on edge devices load it;
+- `metadata_props` name the spec, its sha256 and the nnspec version;
+- `onnx.checker` accepts it, and onnxruntime agrees with the Keras model on seeded random inputs within `atol`.
+
+Everything happens in a temporary file beside `out`, renamed into place only at the end: a failed export leaves
+no file behind and never replaces a good file already at `out`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nnspec.errors import ExportError
+from nnspec.runtime.atomic import publish, temp_beside
+
+DEFAULT_OPSET = 18
+"""tf2onnx 1.17's highest opset."""
+MIN_OPSET = 13
+"""The oldest opset nnspec exports to (the one the Keras layers it maps to need)."""
+MAX_IR_VERSION = 9
+"""onnxruntime builds from 1.15 on (and most edge runtimes) load IR 9; onnx 1.23 would write IR 14."""
+BATCH = "batch"
+PARITY_BATCH = 4
+VARIABLE_AXIS_LEN = 5
+"""Length given to a spec's variable-length (`null`) axes in the parity inputs."""
+DEFAULT_INT_HIGH = 10
+"""Integer inputs are drawn from 0..9 unless an embedding reading them says its vocabulary size."""
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What an export wrote and how well it matched Keras."""
+
+    path: Path
+    opset: int
+    ir_version: int
+    size_bytes: int
+    max_abs_diff: float
+    """Largest |onnxruntime - Keras| over every output on the parity inputs."""
+    export_seconds: float
+    """Conversion, checks and parity run, not counting loading or building the Keras model."""
+    inputs: dict[str, list]
+    """Graph input name → shape, axis 0 as `"batch"`, other unknown axes as their symbolic names."""
+    outputs: dict[str, list]
+
+
+def export_onnx(source, out: Path, *, opset: int | None = None, atol: float = 1e-4) -> ExportReport:
+    """Export a spec (a `ModelSpec`, a path or `example:NAME`) or a run directory to a verified ONNX file.
+
+    Args:
+        source: What to export. A run directory exports its trained weights; a spec exports freshly initialized
+            weights (seeded with the spec's `train.seed`, or 0).
+        out: The file to write. Only replaced when every check passes.
+        opset: ONNX opset, 13 to 18. Defaults to `18`.
+        atol: Largest allowed |onnxruntime - Keras| on seeded random inputs. Defaults to `1e-4`.
+
+    Returns:
+        The `ExportReport`.
+
+    Raises:
+        ExportError: conversion failed, or the file failed a check (nothing is written then).
+    """
+    opset = DEFAULT_OPSET if opset is None else int(opset)
+    if not MIN_OPSET <= opset <= DEFAULT_OPSET:
+        raise ExportError(f"opset must be between {MIN_OPSET} and {DEFAULT_OPSET}. Received: opset={opset}")
+    spec, graph, model = _load_source(source)
+    out = Path(out)
+    start = time.perf_counter()
+    with temp_beside(out, suffix=".onnx") as tmp:
+        import onnx
+
+        _convert(model, graph, tmp, opset)
+        proto = finish_model(onnx.load(str(tmp)), spec, graph, opset)
+        onnx.save(proto, str(tmp))
+        diff = check_parity(tmp, model, graph, atol)
+        publish(tmp, out)
+    return ExportReport(
+        path=out, opset=opset, ir_version=proto.ir_version, size_bytes=out.stat().st_size,
+        max_abs_diff=diff, export_seconds=time.perf_counter() - start,
+        inputs={v.name: _shape_of(v) for v in proto.graph.input},
+        outputs={v.name: _shape_of(v) for v in proto.graph.output},
+    )  # fmt: skip
+
+
+def onnx_ops(path: Path) -> set[str]:
+    """The op types used in an ONNX file's graph, subgraphs (loop and branch bodies) included."""
+    import onnx
+
+    return {node.op_type for node in _all_nodes(onnx.load(str(path)).graph)}
+
+
+# --- getting the model ------------------------------------------------------------------------------------------
+
+
+def _load_source(source):
+    """`(spec, ir_graph, keras_model)` for a run directory, a `ModelSpec`, a spec path or `example:NAME`."""
+    from nnspec import api
+    from nnspec.runtime.run_dir import is_run_dir, load_run
+    from nnspec.specs.model import ModelSpec
+
+    if not isinstance(source, ModelSpec) and is_run_dir(Path(str(source))):
+        spec, model = load_run(Path(str(source)))
+        return spec, api.compile_spec(spec), model
+    spec = source if isinstance(source, ModelSpec) else api.load_spec(source)
+    seed = spec.train.seed if spec.train is not None else 0
+    return spec, api.compile_spec(spec), api.build_keras(spec, seed=seed)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence tf2onnx's logging and the warnings Keras's tf2onnx patch raises, for the duration."""
+    loggers = [logging.getLogger(name) for name in ("tf2onnx", "tensorflow")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _convert(model, graph, path: Path, opset: int) -> None:
+    """Run Keras's ONNX export with the spec's input names, dtypes and shapes (batch axis unknown)."""
+    import tensorflow as tf
+
+    specs = []
+    for name in graph.inputs:
+        input_spec = graph.node(name).spec
+        specs.append(tf.TensorSpec((None, *input_spec.shape), tf.as_dtype(input_spec.dtype), name=name))
+    signature = [specs] if len(specs) > 1 else specs
+    _register_missing_converters()
+    try:
+        with _quiet(), _bounded_einsum_search():
+            model.export(str(path), format="onnx", input_signature=signature, opset_version=opset, verbose=False)
+    except Exception as e:  # tf2onnx raises anything from ValueError to KeyError on an unsupported graph
+        raise ExportError(f"tf2onnx could not convert model '{graph.name}': {type(e).__name__}: {e}") from e
+
+
+@contextlib.contextmanager
+def _bounded_einsum_search(max_letters: int = 5) -> Iterator[None]:
+    """Skip tf2onnx's search over letter orders for einsum equations with more than `max_letters` letters.
+
+    tf2onnx rewrites each Einsum into MatMul/Transpose/Reshape nodes and first tries every permutation of the
+    equation's letters to find the cheapest (factorial time): attention over rank-4 inputs (7 letters) took
+    93 s for one layer. Above `max_letters` the equation is decomposed as written; parity still checks it.
+    """
+    from tf2onnx.optimizer import einsum_optimizer as eo
+
+    original = eo.optimize_einsum
+
+    def bounded(equation, dtype, optimize=True, **kwargs):
+        letters = {c for c in equation if c.isalpha()}
+        return original(equation, dtype, optimize=optimize and len(letters) <= max_letters, **kwargs)
+
+    eo.optimize_einsum = bounded
+    try:
+        yield
+    finally:
+        eo.optimize_einsum = original
+
+
+def _register_missing_converters() -> None:
+    """Teach tf2onnx TensorFlow ops Keras emits but tf2onnx 1.17 cannot convert (registered once per process).
+
+    `Erfc`: Keras's exact GELU (`approximate=False`, the default of `keras.activations.gelu`) is
+    `0.5 * x * erfc(-x / sqrt(2))`; ONNX has `Erf`, so `erfc(x) = 1 - erf(x)`.
+    """
+    from tf2onnx.handler import tf_op
+
+    if any("Erfc" in by_version for by_version in tf_op.get_opsets().get("", [])):
+        return
+
+    class _Erfc:
+        @classmethod
+        def version_9(cls, ctx, node, **kwargs):
+            from onnx.helper import tensor_dtype_to_np_dtype
+            from tf2onnx import utils
+
+            node.type = "Erf"
+            one = np.array(1, dtype=tensor_dtype_to_np_dtype(ctx.get_dtype(node.output[0])))
+            one_name = ctx.make_const(utils.make_name(f"{node.name}/one"), one).output[0]
+            ctx.insert_new_node_on_output("Sub", node.output[0], inputs=[one_name, node.output[0]])
+
+    tf_op("Erfc")(_Erfc)
+
+
+# --- making the file predictable -------------------------------------------------------------------------------
+
+
+def finish_model(proto, spec, graph, opset: int):
+    """Name the graph's inputs/outputs after the spec, mark the batch axis, state IR/opset, add metadata, check.
+
+    Mutates and returns `proto` (a `ModelProto` fresh from tf2onnx). Raises `ExportError` on anything unexpected.
+    """
+    import onnx
+
+    _reject_unconverted_ops(proto)
+    _name_inputs(proto.graph, list(graph.inputs))
+    _name_outputs(proto.graph, list(graph.outputs))
+    _declare_output_shapes(proto.graph, graph)
+    _mark_batch_axis(proto.graph)
+    _pin_versions(proto, opset)
+    _set_metadata(proto, spec)
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as e:
+        raise ExportError(f"onnx.checker rejected the exported model: {e}") from e
+    return proto
+
+
+def _reject_unconverted_ops(proto) -> None:
+    """tf2onnx copies TensorFlow ops it cannot convert into the graph as they are; say which, and where."""
+    import onnx
+
+    domains = {o.domain: o.version for o in proto.opset_import}
+    bad = sorted({f"{n.op_type} (node {n.name})" for n in _all_nodes(proto.graph)
+                  if n.domain not in domains or not onnx.defs.has(n.op_type, n.domain)})  # fmt: skip
+    if bad:
+        raise ExportError(f"tf2onnx could not convert {len(bad)} TensorFlow op(s) to ONNX: {'; '.join(bad)}")
+
+
+def _name_inputs(g, names: list[str]) -> None:
+    initializers = {t.name for t in g.initializer}
+    inputs = [v for v in g.input if v.name not in initializers]
+    if len(inputs) != len(names):
+        raise ExportError(f"exported graph has inputs {[v.name for v in inputs]}, but the spec declares {names} "
+                          "(a layer added graph inputs of its own)")
+    for value, name in zip(inputs, names):
+        if value.name != name:
+            _rename_tensor(g, value.name, name)
+
+
+def _name_outputs(g, names: list[str]) -> None:
+    if len(g.output) != len(names):
+        raise ExportError(f"exported graph has {len(g.output)} outputs, but the spec declares {names}")
+    import onnx
+
+    inputs = {v.name for v in g.input}
+    for value, name in zip(g.output, names):
+        old = value.name
+        if old == name:
+            continue
+        if old in inputs or sum(v.name == old for v in g.output) > 1:  # pass-through or repeated: own tensor
+            g.node.append(onnx.helper.make_node("Identity", [old], [name], name=f"{name}/output"))
+            value.name = name
+        else:
+            _rename_tensor(g, old, name)
+
+
+def _rename_tensor(g, old: str, new: str) -> None:
+    """Rename tensor `old` to `new` everywhere it appears: nodes, graph inputs/outputs, value_info, subgraphs."""
+    if new in _tensor_names(g):
+        raise ExportError(f"cannot name graph tensor {old!r} as {new!r}: the exported graph already has a {new!r}")
+    for value in [*g.input, *g.output, *g.value_info]:
+        if value.name == old:
+            value.name = new
+    for tensor in g.initializer:
+        if tensor.name == old:
+            tensor.name = new
+    for node in _all_nodes(g):
+        node.input[:] = [new if n == old else n for n in node.input]
+        node.output[:] = [new if n == old else n for n in node.output]
+
+
+def _tensor_names(g) -> set[str]:
+    names = {v.name for v in [*g.input, *g.output, *g.value_info]} | {t.name for t in g.initializer}
+    for node in _all_nodes(g):
+        names.update(node.input)
+        names.update(node.output)
+    return names
+
+
+def _all_nodes(g):
+    """Every node of a graph and of the subgraphs in its nodes' attributes (Loop, If, Scan bodies)."""
+    for node in g.node:
+        yield node
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                yield from _all_nodes(attr.g)
+            for sub in attr.graphs:
+                yield from _all_nodes(sub)
+
+
+def _declare_output_shapes(g, graph) -> None:
+    """Fill in output dimensions tf2onnx lost (einsum rewrites, reshapes) from the shapes the compiler inferred.
+
+    Only unknown dimensions are filled; the parity run then checks the real output shapes against Keras.
+    """
+    for value, name in zip(g.output, graph.outputs):
+        out = graph.node(name).out
+        if out is None:
+            continue
+        shape = value.type.tensor_type.shape
+        if not shape.dim:
+            for _ in out.shape:
+                shape.dim.add()
+        if len(shape.dim) != len(out.shape):
+            raise ExportError(f"output '{name}' has rank {len(shape.dim)} in ONNX, {len(out.shape)} in the spec")
+        for dim, size in zip(list(shape.dim)[1:], out.shape[1:]):
+            if size is not None and not dim.HasField("dim_value"):
+                dim.dim_value = size
+
+
+def _mark_batch_axis(g) -> None:
+    """Axis 0 of every graph input and output becomes `batch`, and so does that symbol in value_info."""
+    old_symbols = set()
+    for value in [*g.input, *g.output]:
+        dims = value.type.tensor_type.shape.dim
+        if not dims:
+            raise ExportError(f"graph tensor {value.name!r} has no batch axis (rank 0 or unknown rank)")
+        if dims[0].HasField("dim_param"):
+            old_symbols.add(dims[0].dim_param)
+        dims[0].dim_param = BATCH  # setting the oneof clears dim_value
+    for value in g.value_info:
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.HasField("dim_param") and dim.dim_param in old_symbols:
+                dim.dim_param = BATCH
+
+
+def _pin_versions(proto, opset: int) -> None:
+    """State the IR version and the default-domain opset explicitly, keeping IR ≤ 9."""
+    import onnx
+
+    default = [o for o in proto.opset_import if o.domain in ("", "ai.onnx")]
+    if len(default) != 1 or default[0].version != opset:
+        found = [(o.domain, o.version) for o in proto.opset_import]
+        raise ExportError(f"tf2onnx wrote opsets {found}, but opset {opset} was requested")
+    ir = proto.ir_version or onnx.helper.find_min_ir_version_for(list(proto.opset_import))
+    if ir > MAX_IR_VERSION:
+        ir = onnx.helper.find_min_ir_version_for(list(proto.opset_import))
+    if ir > MAX_IR_VERSION:
+        raise ExportError(f"opset {opset} needs IR version {ir}, above the {MAX_IR_VERSION} nnspec writes")
+    proto.ir_version = ir
+
+
+def _set_metadata(proto, spec) -> None:
+    """Record which spec (name and sha256 of its text) and which nnspec made the file; tf2onnx's producer stays."""
+    import nnspec
+    from nnspec.specs.load import spec_sha256
+
+    ours = {
+        "nnspec.spec_name": spec.name,
+        "nnspec.spec_sha256": spec_sha256(spec),
+        "nnspec.version": nnspec.__version__,
+    }
+    kept = [(p.key, p.value) for p in proto.metadata_props if p.key not in ours]
+    del proto.metadata_props[:]
+    for key, value in [*kept, *ours.items()]:
+        proto.metadata_props.add(key=key, value=value)
+
+
+def _shape_of(value) -> list:
+    return [d.dim_param if d.HasField("dim_param") else (d.dim_value if d.HasField("dim_value") else None)
+            for d in value.type.tensor_type.shape.dim]  # fmt: skip
+
+
+# --- parity ----------------------------------------------------------------------------------------------------
+
+
+def parity_inputs(graph, batch: int = PARITY_BATCH, seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded random inputs for every graph input: normal floats, or integers in a valid index range."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for name in graph.inputs:
+        input_spec = graph.node(name).spec
+        shape = (batch, *(VARIABLE_AXIS_LEN if d is None else d for d in input_spec.shape))
+        if input_spec.dtype.startswith("int"):
+            feeds[name] = rng.integers(0, _int_high(graph, name), size=shape).astype(input_spec.dtype)
+        else:
+            feeds[name] = rng.standard_normal(shape).astype(input_spec.dtype)
+    return feeds
+
+
+def _int_high(graph, name: str) -> int:
+    """The exclusive upper bound for integer input `name`: the smallest `input_dim` of an embedding reading it."""
+    dims = [getattr(graph.node(c).spec, "input_dim", None) for c in graph.consumers(name)]
+    dims = [d for d in dims if isinstance(d, int) and d > 0]
+    return min(dims) if dims else DEFAULT_INT_HIGH
+
+
+def check_parity(path: Path, model, graph, atol: float) -> float:
+    """Largest |onnxruntime - Keras| over all outputs on `parity_inputs`. Raises `ExportError` above `atol`."""
+    feeds = parity_inputs(graph)
+    got = run_onnx(path, feeds)
+    want = _run_keras(model, [feeds[n] for n in graph.inputs])
+    diff = 0.0
+    for name, a, b in zip(graph.outputs, got, want):
+        if a.shape != b.shape:
+            raise ExportError(f"output '{name}': onnxruntime gives shape {a.shape}, Keras {b.shape}")
+        diff = max(diff, _max_abs_diff(a, b))
+    if not diff <= atol:
+        raise ExportError(f"onnxruntime and Keras disagree: max |difference| = {diff:.3g} over outputs "
+                          f"{list(graph.outputs)}, above the limit atol={atol:g}; no file was written")
+    return diff
+
+
+def run_onnx(path: Path, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Run an ONNX file with onnxruntime on the CPU."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return session.run(None, feeds)
+    except Exception as e:  # onnxruntime raises its own exception types for load and run failures
+        raise ExportError(f"onnxruntime could not run the exported model: {e}") from e
+
+
+def _run_keras(model, xs: list[np.ndarray]) -> list[np.ndarray]:
+    import keras
+
+    ys = model(xs if len(xs) > 1 else xs[0], training=False)
+    ys = ys if isinstance(ys, (list, tuple)) else [ys]
+    return [keras.ops.convert_to_numpy(y) for y in ys]
+
+
+def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - b|, with NaN where only one side is NaN counting as infinitely far (NaN in both as equal)."""
+    if a.size == 0:
+        return 0.0
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    with np.errstate(invalid="ignore"):  # inf - inf
+        d = np.abs(a64 - b64)
+    d[np.isnan(a64) & np.isnan(b64)] = 0.0
+    d[(a64 == b64)] = 0.0  # equal infinities
+    return float(np.nan_to_num(d, nan=np.inf).max())
