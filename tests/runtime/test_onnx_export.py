@@ -162,7 +162,7 @@ def _known_failure(op: str, i: int):
     if op in ("conv1d", "conv2d", "conv3d") and groups > 1:
         return pytest.mark.xfail(strict=True, raises=ExportError, reason=(
             "Keras's TensorFlow backend wraps grouped convolutions in tf.function(jit_compile=True), which "
-            "tf2onnx leaves as an unconverted StatefulPartitionedCall"))
+            "tf2onnx leaves as an unconverted StatefulPartitionedCall; export refuses them up front (#6)"))
     return None
 
 
@@ -184,3 +184,10 @@ def test_every_card_example_exports_with_parity(tmp_path, op, i):
         d for d in inferred[1:] if d is not None]
     missing = set(LAYERS[op].onnx_ops) - onnx_ops(out)
     assert not missing, f"card '{op}' promises ONNX ops {sorted(missing)}; the graph has {sorted(onnx_ops(out))}"
+
+
+def test_grouped_convolution_is_refused_up_front_with_its_location(tmp_path):
+    text = example_spec("conv2d", 2)
+    with pytest.raises(ExportError, match=r"<string>:\d+:\d+: nodes\[0\] 'layer' \(conv2d\): grouped"):
+        export_onnx(parse_spec(text), tmp_path / "g.onnx")
+    assert list(tmp_path.iterdir()) == []
