@@ -7,17 +7,22 @@ import TensorFlow only when called, so `import nnspec` is fast.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("nnspec")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+source"
-
-from nnspec.api import build_keras, compile_spec, export_onnx, load_spec, summary, train  # noqa: E402
-from nnspec.errors import CompileError, DiagnosticError, ExportError, NnspecError, SpecError  # noqa: E402
+from nnspec.api import build_keras, compile_spec, export_onnx, load_spec, summary, train
+from nnspec.errors import CompileError, DiagnosticError, ExportError, NnspecError, SpecError
 
 __all__ = [
     "load_spec", "compile_spec", "summary", "build_keras", "train", "export_onnx",
     "NnspecError", "DiagnosticError", "SpecError", "CompileError", "ExportError", "__version__",
 ]  # fmt: skip
+
+
+def __getattr__(name: str):
+    # `__version__` is looked up on first use: importlib.metadata costs ~75 ms that `nnspec check` need not pay.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("nnspec")
+        except PackageNotFoundError:  # a source tree that was never installed
+            return "0.0.0+source"
+    raise AttributeError(f"module 'nnspec' has no attribute {name!r}")

@@ -40,7 +40,8 @@ def ntuple(value: int | tuple[int, ...], n: int) -> tuple[int, ...]:
 class SpecModel(BaseModel):
     """Base for every spec model: unknown keys are errors, values are immutable once validated."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: the ~60 card classes are compiled once, inside the ModelSpec union, not one by one at import.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class LayerSpec(SpecModel):
