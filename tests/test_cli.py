@@ -99,3 +99,20 @@ def test_train_refuses_an_existing_run_dir_without_force(tmp_path):
     result = run("train", "example:iris_mlp", "--out", tmp_path / "run")
     assert result.exit_code == 2 and "--force" in result.stderr
     assert (tmp_path / "run" / "keep.txt").read_text() == "x"
+
+
+@pytest.mark.keras
+@pytest.mark.onnx
+def test_train_then_export_from_the_run_directory(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run("train", "example:iris_mlp", "--out", run_dir, "--epochs", "2")
+    assert result.exit_code == 0, result.output
+    assert "test accuracy=" in result.stdout
+    out = tmp_path / "iris.onnx"
+    result = run("export", run_dir, "--out", out, "--opset", "17")
+    assert result.exit_code == 0, result.output
+    assert "opset 17" in result.stdout and "max |onnxruntime - keras| = " in result.stdout
+    assert out.is_file()
+    result = run("export", run_dir, "--out", out, "--opset", "19")
+    assert result.exit_code == 2  # out of range: a usage error, the previous file stays
+    assert out.is_file()
