@@ -21,12 +21,19 @@ from nnspec.specs.model import ModelSpec
 SpecLike = ModelSpec | str | Path
 
 
-def load_spec(ref: str | Path) -> ModelSpec:
-    """Load and validate a spec file (`path.yaml` or `example:NAME`). Raises `SpecError` listing every mistake."""
-    from nnspec.bundled import resolve_spec_path
+def load_spec(ref: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> ModelSpec:
+    """Load and validate a spec file (`path.yaml` or `example:NAME`), with `extends` merged and `--set` style
+    `overrides` (`"params.width=32"`) applied. Raises `SpecError` listing every mistake."""
     from nnspec.specs.load import load_spec as _load
 
-    return _load(resolve_spec_path(ref))
+    return _load(ref, tuple(overrides))
+
+
+def resolve(spec: SpecLike) -> str:
+    """The fully expanded spec as canonical YAML (what `nnspec resolve` prints)."""
+    from nnspec.specs.resolve import resolved_yaml
+
+    return resolved_yaml(_spec(spec))
 
 
 def _spec(spec: SpecLike) -> ModelSpec:

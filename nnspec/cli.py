@@ -19,6 +19,15 @@ import click
 from nnspec.errors import DiagnosticError, NnspecError, RunDirError
 
 SPEC_HELP = "A spec file, or `example:NAME` for a bundled example."
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+    help="Override a spec value (repeatable; the value is read as YAML), e.g. --set params.width=32.")
+
+
+def _load(ref: str, overrides: tuple[str, ...]):
+    from nnspec import api
+
+    return api.load_spec(ref, overrides)
 
 
 def _fail(message: str, code: int) -> None:
@@ -66,8 +75,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("specs", nargs=-1, required=True)
+@set_option
 @handles_errors
-def check(specs: tuple[str, ...]) -> None:
+def check(specs: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Validate SPECS: fields, graph, shapes and dtypes (no TensorFlow import). Exit 2 on any problem."""
     from nnspec import api
     from nnspec.errors import DiagnosticError as Bad
@@ -75,7 +85,7 @@ def check(specs: tuple[str, ...]) -> None:
     problems = []
     for ref in specs:
         try:
-            info = api.summary(ref)
+            info = api.summary(_load(ref, overrides))
         except Bad as exc:
             problems += exc.diagnostics
             continue
@@ -87,13 +97,14 @@ def check(specs: tuple[str, ...]) -> None:
 @main.command()
 @click.argument("spec")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@set_option
 @handles_errors
-def summary(spec: str, as_json: bool) -> None:
+def summary(spec: str, as_json: bool, overrides: tuple[str, ...]) -> None:
     """Per-node output shape, parameters and FLOPs of SPEC, and the totals."""
     from nnspec import api
     from nnspec.report import summary_table
 
-    info = api.summary(spec)
+    info = api.summary(_load(spec, overrides))
     if as_json:
         keys = ("name", "params", "trainable_params", "flops", "nodes")
         nodes = [{k: n[k] for k in ("id", "op", "shape", "params", "flops")} for n in info["nodes"]]
@@ -106,8 +117,9 @@ def summary(spec: str, as_json: bool) -> None:
 @click.argument("spec")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the model (.keras).")
+@set_option
 @handles_errors
-def build(spec: str, out: Path) -> None:
+def build(spec: str, out: Path, overrides: tuple[str, ...]) -> None:
     """Build SPEC as a Functional Keras model (layer names are node ids) and save it to OUT."""
     _quiet_tensorflow()
     from nnspec import api
@@ -115,7 +127,7 @@ def build(spec: str, out: Path) -> None:
 
     if out.suffix != ".keras":
         raise click.BadParameter("must end in .keras", param_hint="--out")
-    model = api.build_keras(spec)
+    model = api.build_keras(_load(spec, overrides))
     save_keras_atomic(model, out)
     click.echo(f"wrote {out} ({model.count_params():,} params, {len(model.layers)} layers)")
 
@@ -126,15 +138,16 @@ def build(spec: str, out: Path) -> None:
               help="The run directory to create.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Override train.epochs.")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@set_option
 @handles_errors
-def train(spec: str, out: Path, epochs: int | None, force: bool) -> None:
+def train(spec: str, out: Path, epochs: int | None, force: bool, overrides: tuple[str, ...]) -> None:
     """Train SPEC from its `train:` section; write model, spec, history and metrics to OUT."""
     _quiet_tensorflow()
     from nnspec import api
 
     if out.exists() and not force:
         raise RunDirError(f"{out} already exists; pass --force to replace it (nothing was changed)")
-    run = api.train(spec, out, epochs=epochs, force=force)
+    run = api.train(_load(spec, overrides), out, epochs=epochs, force=force)
     metrics = run.metrics
     click.echo(f"wrote {run.run_dir}: " + ", ".join(
         f"{split} {name}={value:.4f}" for split in ("train", "validation", "test")
@@ -149,16 +162,34 @@ def train(spec: str, out: Path, epochs: int | None, force: bool) -> None:
 @click.option("--opset", type=click.IntRange(min=13, max=18), help="ONNX opset. Defaults to 18.")
 @click.option("--atol", type=float, default=1e-4, show_default=True,
               help="Largest allowed |onnxruntime - Keras| on seeded random inputs.")
+@set_option
 @handles_errors
-def export(source: str, fmt: str, out: Path, opset: int | None, atol: float) -> None:
+def export(source: str, fmt: str, out: Path, opset: int | None, atol: float, overrides: tuple[str, ...]) -> None:
     """Export SOURCE (a run directory or a spec) to ONNX, verified against Keras with onnxruntime."""
     _quiet_tensorflow()
     from nnspec import api
 
-    report = api.export_onnx(source, out, opset=opset, atol=atol)
+    from nnspec.runtime.run_dir import is_run_dir
+
+    if overrides and is_run_dir(Path(source)):
+        raise click.BadParameter("a run directory is exported as trained; --set applies to specs only",
+                                 param_hint="--set")
+    target = source if is_run_dir(Path(source)) else _load(source, overrides)
+    report = api.export_onnx(target, out, opset=opset, atol=atol)
     click.echo(f"wrote {report.path} ({report.size_bytes / 1024:.1f} KiB, opset {report.opset}, IR "
                f"{report.ir_version}) in {report.export_seconds:.1f}s; max |onnxruntime - keras| = "
                f"{report.max_abs_diff:.2e} (limit {atol:.0e})")
+
+
+@main.command()
+@click.argument("spec")
+@set_option
+@handles_errors
+def resolve(spec: str, overrides: tuple[str, ...]) -> None:
+    """Print SPEC fully expanded (no extends, params, blocks or expressions) as canonical YAML."""
+    from nnspec import api
+
+    click.echo(api.resolve(_load(spec, overrides)), nl=False)
 
 
 @main.command()

@@ -6,7 +6,6 @@ import networkx as nx
 
 from nnspec.compiler.ir import INPUT, Graph, Node
 from nnspec.specs.model import ModelSpec
-from nnspec.specs.source import format_path
 from nnspec.specs.wiring import output_ids, wire
 
 
@@ -16,10 +15,12 @@ def build_graph(spec: ModelSpec) -> Graph:
     g = nx.MultiDiGraph()
     for name, input_spec in spec.inputs.items():
         path = ("inputs", name)
-        g.add_node(name, node=Node(name, INPUT, input_spec, -1, source.locate(path), format_path(path)))
+        g.add_node(name, node=Node(name, INPUT, input_spec, -1, source.locate(path), source.display(path)))
     for w, layer in zip(wire(spec), spec.nodes):
         path = ("nodes", w.index)
-        g.add_node(w.id, node=Node(w.id, layer.op, layer, w.index, source.locate(path), format_path(path)))
+        node = Node(w.id, layer.op, layer, w.index, source.locate(path), source.display(path),
+                    scope=spec.scopes.get(w.index, ()), note=source.note(path))
+        g.add_node(w.id, node=node)
         for port, src in enumerate(w.inputs):
             g.add_edge(src, w.id, key=port, port=port)
     return Graph(spec.name, g, tuple(spec.inputs), tuple(output_ids(spec)))

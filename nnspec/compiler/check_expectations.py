@@ -6,7 +6,6 @@ from nnspec.compiler.ir import Graph
 from nnspec.compiler.summary import summarize
 from nnspec.errors import Diagnostic
 from nnspec.specs.model import ModelSpec
-from nnspec.specs.source import format_path
 
 
 def check_expectations(spec: ModelSpec, g: Graph) -> list[Diagnostic]:
@@ -20,7 +19,7 @@ def check_expectations(spec: ModelSpec, g: Graph) -> list[Diagnostic]:
         if want is not None and want != totals[key]:
             path = ("expect", key)
             source = f" (source: {spec.expect.source})" if spec.expect.source else ""
-            problems.append(Diagnostic(spec.source_map.locate(path), format_path(path),
+            problems.append(spec.source_map.diagnostic(path,
                                        f"the model has {totals[key]:,} {key.replace('_', ' ')}, the spec expects "
                                        f"{want:,}{source}. Received: {key}={want}"))
     return problems

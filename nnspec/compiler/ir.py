@@ -32,6 +32,8 @@ class Node:
     src: SourceLoc | None = None
     path: str = ""
     """The YAML path of the node, e.g. `nodes[3]`, used in diagnostics."""
+    note: str = ""
+    """Where a generated node came from (block definition, repetition), appended to its diagnostics."""
     scope: tuple[tuple[str, str], ...] = ()
     """The block uses this node was expanded from, outermost first, as `(use id, block name)` pairs; empty for
     nodes written directly in the spec's `nodes:`. Lets drawings collapse a block use into one box."""

@@ -14,7 +14,6 @@ import networkx as nx
 from nnspec.errors import Diagnostic
 from nnspec.layers._registry import LAYERS
 from nnspec.specs.model import ModelSpec
-from nnspec.specs.source import format_path
 from nnspec.specs.wiring import node_ids, output_ids, wire
 
 SpecCheck = Callable[[ModelSpec], list[Diagnostic]]
@@ -44,7 +43,7 @@ def run_checks(spec: ModelSpec) -> list[Diagnostic]:
 
 
 def _at(spec: ModelSpec, *path, message: str) -> Diagnostic:
-    return Diagnostic(spec.source_map.locate(path), format_path(path), message)
+    return spec.source_map.diagnostic(path, message)
 
 
 def _suggest(word: str, choices) -> str:

@@ -20,7 +20,9 @@ from nnspec.errors import Diagnostic, SpecError
 from nnspec.layers._registry import LAYERS
 from nnspec.specs.checks import run_checks
 from nnspec.specs.model import ModelSpec
-from nnspec.specs.source import Path, SourceMap, format_path, parse_yaml
+from nnspec.specs.compose import Document, apply_overrides, read_document
+from nnspec.specs.expand import expand
+from nnspec.specs.source import Path, SourceMap, format_path
 
 
 def did_you_mean(word: str, choices) -> str:
@@ -80,15 +82,6 @@ def _tag(model: type[BaseModel]) -> Any:
     return None
 
 
-def _yaml_loc(loc: tuple, source: SourceMap) -> Path:
-    """Drop the parts of a pydantic location that are not in the YAML (union tags, `function-after[...]`)."""
-    path: Path = ()
-    for part in loc:
-        if path + (part,) in source.marks:
-            path += (part,)
-    return path
-
-
 def _value_name(path: Path) -> str | None:
     """`shape[2]` for path ('inputs', 'x', 'shape', 2): the key a value is under, with any list indices."""
     keys = [i for i, p in enumerate(path) if isinstance(p, str)]
@@ -97,14 +90,14 @@ def _value_name(path: Path) -> str | None:
 
 def _diagnostic(error: dict, source: SourceMap) -> Diagnostic:
     loc, kind, value = tuple(error["loc"]), error["type"], error.get("input")
-    path = _yaml_loc(loc, source)
+    path = source.known(loc)
     name = _value_name(path)
     if kind == "union_tag_invalid":
         tag = error["ctx"]["tag"]
         key = error["ctx"]["discriminator"].strip("'")
         tags = [t.strip(" '") for t in error["ctx"]["expected_tags"].split(",")]
         choices = sorted(LAYERS) if key == "op" else tags
-        path = _yaml_loc(loc + (key,), source)
+        path = source.known(loc + (key,))
         hint = did_you_mean(tag, choices) or f" Run `nnspec ops` to list them." * (key == "op")
         message = f"unknown {key} '{tag}'.{hint} {received(key, tag)}"
     elif kind == "union_tag_not_found":
@@ -115,13 +108,12 @@ def _diagnostic(error: dict, source: SourceMap) -> Diagnostic:
         known = [f.alias or n for n, f in model.model_fields.items()] if model else []
         owner = f" for op '{_tag(model)}'" if model and "op" in model.model_fields else ""
         message = f"unknown key '{loc[-1]}'{owner}.{did_you_mean(loc[-1], known)} {received(loc[-1], value)}"
-        path = _yaml_loc(loc, source)
+        path = source.known(loc)
     elif kind == "missing":
-        owner_path = _yaml_loc(loc[:-1], source)
+        owner_path = source.known(loc[:-1])
         model = _model_at(ModelSpec, loc[:-1])
         owner = f" for op '{_tag(model)}'" if model and "op" in model.model_fields else ""
-        return Diagnostic(source.locate(owner_path), format_path(owner_path),
-                          f"missing required key '{loc[-1]}'{owner}.")
+        return source.diagnostic(owner_path, f"missing required key '{loc[-1]}'{owner}.")
     else:
         text = error["msg"]
         if kind == "value_error":
@@ -132,36 +124,38 @@ def _diagnostic(error: dict, source: SourceMap) -> Diagnostic:
         if not text.endswith((".", "?")) and "Received:" not in text:
             text += "."
         message = text if "Received:" in text else f"{text} {received(name, value)}"
-    return Diagnostic(source.locate(path), format_path(path), message)
+    return source.diagnostic(path, message)
 
 
-def parse_spec(text: str, file: str = "<string>") -> ModelSpec:
-    """Validate spec text. Raises `SpecError` with every problem found, each at its YAML position."""
-    data, source = parse_yaml(text, file)
-    if not isinstance(data, dict):
-        raise SpecError([Diagnostic(source.locate(()), "",
-                                    f"a spec must be a YAML mapping. {received(None, type(data).__name__)}")])
+def _validate(doc: Document, overrides, text: str) -> ModelSpec:
+    doc = apply_overrides(doc, list(overrides))
+    expanded = expand(doc.data, doc.marks, doc.file, doc.notes)
+    source = expanded.source
     try:
-        spec = ModelSpec.model_validate(data)
+        spec = ModelSpec.model_validate(expanded.data)
     except ValidationError as exc:
         raise SpecError([_diagnostic(e, source) for e in exc.errors()]) from None
     spec._source = source
     spec._text = text
+    spec._scopes = expanded.scopes
+    spec._standalone = not overrides and not doc.extended
     problems = run_checks(spec)
     if problems:
         raise SpecError(problems)
     return spec
 
 
-def load_spec(path: str | FsPath) -> ModelSpec:
-    """Load and validate a spec file. Raises `SpecError` (with file:line:col for each problem)."""
-    file = FsPath(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise SpecError([Diagnostic(None, str(path), f"cannot read the spec: {reason}.")]) from None
-    return parse_spec(text, str(path))
+def parse_spec(text: str, file: str = "<string>", overrides: tuple[str, ...] = ()) -> ModelSpec:
+    """Validate spec text (`extends` resolves relative to the working directory). Raises `SpecError` with every
+    problem found, each at its YAML position."""
+    return _validate(read_document(file, text=text, display=file), overrides, text)
+
+
+def load_spec(path: str | FsPath, overrides: tuple[str, ...] = ()) -> ModelSpec:
+    """Load and validate a spec file (a path, or `example:NAME`), applying `--set` style `overrides`. Raises
+    `SpecError` (with file:line:col for each problem)."""
+    doc = read_document(path)
+    return _validate(doc, overrides, doc.text)
 
 
 def spec_sha256(spec: ModelSpec) -> str:

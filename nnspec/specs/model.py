@@ -61,11 +61,23 @@ class ModelSpec(SpecModel):
 
     _source: SourceMap = PrivateAttr(default_factory=lambda: SourceMap("<string>"))
     _text: str = PrivateAttr(default="")
+    _scopes: dict[int, tuple[tuple[str, str], ...]] = PrivateAttr(default_factory=dict)
+    _standalone: bool = PrivateAttr(default=True)
+
+    @property
+    def standalone(self) -> bool:
+        """True when `text` alone reproduces the spec (no `extends`, no command-line overrides)."""
+        return self._standalone
 
     @property
     def source_map(self) -> SourceMap:
         """Where each YAML path of this spec came from."""
         return self._source
+
+    @property
+    def scopes(self) -> dict[int, tuple[tuple[str, str], ...]]:
+        """For nodes expanded from blocks: node index → the `(use id, block name)` pairs, outermost first."""
+        return self._scopes
 
     @property
     def text(self) -> str:

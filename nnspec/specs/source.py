@@ -21,19 +21,50 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 @dataclass(frozen=True)
 class SourceMap:
-    """Positions of every key and sequence item of one YAML document, keyed by path tuple."""
+    """Where every key and list item of a spec's data came from, keyed by path tuple.
+
+    After `extends` merging and block expansion, a path may come from another file (`marks` holds full
+    locations) or stand for generated data: `aliases` names such paths for people (`nodes[4]/stage1.c1`) and
+    `notes` says where they came from (`in block 'basic' defined at m.yaml:9:5, repetition 2 of 3`).
+    """
 
     file: str
-    marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    marks: dict[Path, SourceLoc] = field(default_factory=dict)
+    aliases: dict[Path, str] = field(default_factory=dict)
+    notes: dict[Path, str] = field(default_factory=dict)
 
-    def locate(self, path: Path) -> SourceLoc:
-        """The position of the deepest prefix of `path` that exists in the YAML (skips pydantic's union tags)."""
+    def known(self, path: Path) -> Path:
+        """The deepest prefix of `path` that exists in the data (skips pydantic's union tags and the like)."""
         found: Path = ()
         for part in path:
             if found + (part,) in self.marks:
                 found = found + (part,)
-        line, col = self.marks.get(found, (0, 0))
-        return SourceLoc(self.file, line + 1, col + 1)
+        return found
+
+    def locate(self, path: Path) -> SourceLoc:
+        """The position of the deepest known prefix of `path`."""
+        return self.marks.get(self.known(path), SourceLoc(self.file, 1, 1))
+
+    def display(self, path: Path) -> str:
+        """`path` as people read it, using the alias of its deepest aliased prefix."""
+        for cut in range(len(path), 0, -1):
+            if path[:cut] in self.aliases:
+                rest = format_path(path[cut:])
+                return self.aliases[path[:cut]] + (rest if rest.startswith("[") or not rest else "." + rest)
+        return format_path(path)
+
+    def note(self, path: Path) -> str:
+        """The provenance note of the deepest noted prefix of `path`, or an empty string."""
+        for cut in range(len(path), -1, -1):
+            if path[:cut] in self.notes:
+                return self.notes[path[:cut]]
+        return ""
+
+    def diagnostic(self, path: Path, message: str) -> Diagnostic:
+        """A diagnostic about `path`: its position, its display name, and its provenance note if any."""
+        path = self.known(path) if path not in self.marks else path
+        note = self.note(path)
+        return Diagnostic(self.locate(path), self.display(path), f"{message} ({note})" if note else message)
 
 
 def format_path(path: Path) -> str:
@@ -44,21 +75,25 @@ def format_path(path: Path) -> str:
     return out
 
 
+def _loc(file: str, mark) -> SourceLoc:
+    return SourceLoc(file, mark.line + 1, mark.column + 1)
+
+
 def _index(node: yaml.Node, path: Path, marks: dict, problems: list, file: str) -> None:
-    marks.setdefault(path, (node.start_mark.line, node.start_mark.column))
+    marks.setdefault(path, _loc(file, node.start_mark))
     if isinstance(node, yaml.MappingNode):
         seen: set = set()
         for key, value in node.value:
             name = key.value
             if name in seen:
-                loc = SourceLoc(file, key.start_mark.line + 1, key.start_mark.column + 1)
+                loc = _loc(file, key.start_mark)
                 problems.append(
                     Diagnostic(loc, format_path(path + (name,)), f"duplicate key '{name}'. Each key may appear once.")
                 )
                 continue
             seen.add(name)
             _index(value, path + (name,), marks, problems, file)
-            marks[path + (name,)] = (key.start_mark.line, key.start_mark.column)  # point at the key
+            marks[path + (name,)] = _loc(file, key.start_mark)  # point at the key
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _index(item, path + (i,), marks, problems, file)
@@ -99,7 +134,7 @@ def parse_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap]:
             raise SpecError([Diagnostic(SourceLoc(file, 1, 1), "", f"invalid YAML: {exc}")]) from None
     if node is None:
         raise SpecError([Diagnostic(SourceLoc(file, 1, 1), "", "the spec is empty. Received: an empty file")])
-    marks: dict[Path, tuple[int, int]] = {}
+    marks: dict[Path, SourceLoc] = {}
     problems: list[Diagnostic] = []
     _index(node, (), marks, problems, file)
     if problems:

@@ -45,7 +45,8 @@ def _diagnostic(node: Node, inputs: list[TensorType], exc: ShapeError) -> Diagno
     shapes = ", ".join(f"{fmt_shape(t.shape)}" + ("" if t.dtype == "float32" else f" {t.dtype}") for t in inputs)
     what = f"'{node.id}' ({node.op})"
     noun = "input shape" if len(inputs) == 1 else "input shapes"
-    return Diagnostic(node.src, node.path, f"{what} {exc}. Received: {noun} {shapes}")
+    note = f" ({node.note})" if node.note else ""
+    return Diagnostic(node.src, node.path, f"{what} {exc}. Received: {noun} {shapes}{note}")
 
 
 def infer_shapes(g: Graph) -> PassResult:
