@@ -159,5 +159,12 @@ def load_spec(path: str | FsPath, overrides: tuple[str, ...] = ()) -> ModelSpec:
 
 
 def spec_sha256(spec: ModelSpec) -> str:
-    """Hash of the spec text, recorded in run directories and exported files."""
-    return hashlib.sha256(spec.text.encode("utf-8")).hexdigest()
+    """Hash of what defines the spec, recorded in run directories and exported files: its text when that alone
+    defines it, else its resolved YAML (which includes what it extends and the overrides)."""
+    if spec.standalone:
+        text = spec.text
+    else:
+        from nnspec.specs.resolve import resolved_yaml
+
+        text = resolved_yaml(spec)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
