@@ -1,0 +1,156 @@
+"""Blocks, repeat, when and params expand into the graph a person would have written by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from nnspec.compiler.pipeline import compile_spec
+from nnspec.errors import CompileError, SpecError
+from nnspec.specs.load import parse_spec
+from nnspec.specs.wiring import wire
+
+HEADER = """
+name: t
+params: {width: 8}
+inputs: {x: {shape: [8, 8, 3]}}
+"""
+
+BLOCKS = HEADER + """
+blocks:
+  unit:
+    params: {filters: ~, stride: 1}
+    inputs: [inp]
+    nodes:
+      - {id: conv, op: conv2d, filters: "${filters}", strides: "${stride}", padding: same}
+      - {id: proj, op: conv2d, from: inp, filters: "${filters}", kernel_size: 1, strides: "${stride}",
+         when: "${stride != 1}"}
+      - {id: sum, op: add, from: [conv, proj]}
+  pair:
+    params: {filters: ~}
+    nodes:
+      - {id: u, block: unit, filters: "${filters}", stride: "${2 if index == 0 else 1}", repeat: 2}
+"""
+
+
+def edges(text: str) -> dict[str, tuple[str, ...]]:
+    spec = parse_spec(text)
+    return {w.id: w.inputs for w in wire(spec)}
+
+
+def test_a_block_use_expands_with_prefixed_ids_and_its_input_wired():
+    got = edges(BLOCKS + "nodes:\n  - {id: a, block: unit, filters: 4}\n")
+    # stride 1: no projection, so the add reads the block input directly (a skipped node passes its input on).
+    assert got == {"a.conv": ("x",), "a.sum": ("a.conv", "x")}
+
+
+def test_repeat_chains_copies_and_index_reaches_expressions():
+    spec = parse_spec(BLOCKS + "nodes:\n  - {id: s, block: pair, filters: 4}\n  - {op: flatten}\n")
+    got = {w.id: w.inputs for w in wire(spec)}
+    assert got["s.u1.conv"] == ("x",) and got["s.u1.proj"] == ("x",)
+    assert got["s.u2.conv"] == ("s.u1.sum",) and "s.u2.proj" not in got
+    assert got["flatten_1"] == ("s.u2.sum",)  # the block use's name means its last copy's output
+    strides = {n.id: n.strides for n in spec.nodes if n.op == "conv2d"}
+    assert strides == {"s.u1.conv": 2, "s.u1.proj": 2, "s.u2.conv": 1}
+
+
+def test_scopes_record_the_block_uses_each_node_came_from():
+    spec = parse_spec(BLOCKS + "nodes:\n  - {id: s, block: pair, filters: 4}\n")
+    g = compile_spec(spec)
+    assert g.node("s.u2.conv").scope == (("s", "pair"), ("s.u2", "unit"))
+    assert g.node("x").scope == ()
+
+
+def test_params_reach_nodes_and_later_params_see_earlier_ones():
+    text = HEADER.replace("{width: 8}", "{width: 8, double: '${width * 2}'}") + """
+nodes:
+  - {op: conv2d, filters: "${double}", kernel_size: "${width // 4}"}
+  - {op: flatten}
+  - {id: out, op: dense, units: "${max(width, 3)}"}
+"""
+    spec = parse_spec(text)
+    assert spec.nodes[0].filters == 16 and spec.nodes[0].kernel_size == 2 and spec.nodes[2].units == 8
+
+
+def test_when_false_skips_a_top_level_node_and_unnamed_repeats_get_fresh_ids():
+    text = HEADER + """
+nodes:
+  - {op: conv2d, filters: 4, padding: same, repeat: 3}
+  - {id: maybe, op: dropout, rate: 0.5, when: "${width > 100}"}
+  - {op: flatten}
+"""
+    got = edges(text)
+    assert list(got) == ["conv2d_1", "conv2d_2", "conv2d_3", "flatten_1"]
+    assert got["flatten_1"] == ("conv2d_3",)
+
+
+def test_named_repeat_ids_and_outputs_of_inner_nodes():
+    text = BLOCKS + """
+nodes:
+  - {id: a, block: unit, filters: 4, stride: 2}
+  - {id: head, op: flatten, from: a.proj}
+  - {id: c2, op: conv2d, filters: 4, padding: same, from: a, repeat: 2}
+outputs: [head, c2]
+"""
+    got = edges(text)
+    assert got["head"] == ("a.proj",)
+    assert got["c2_1"] == ("a.sum",) and got["c2_2"] == ("c2_1",)  # ids ending in a digit get `_k`
+    assert parse_spec(text).outputs == ["head", "c2_2"]
+
+
+def test_block_with_two_inputs_maps_from_positionally():
+    text = HEADER + """
+blocks:
+  diff:
+    inputs: [a, b]
+    nodes:
+      - {op: subtract, from: [a, b]}
+nodes:
+  - {id: p, op: conv2d, filters: 3, padding: same}
+  - {id: d, block: diff, from: [x, p]}
+"""
+    assert edges(text)["d.subtract_1"] == ("x", "p")
+
+
+@pytest.mark.parametrize("nodes,fragment", [
+    ("- {block: unit}", "needs param 'filters'"),
+    ("- {block: unit, filters: 4, filtres: 3}", "has no param 'filtres'. Did you mean 'filters'?"),
+    ("- {block: unti, filters: 4}", "unknown block 'unti'. Did you mean 'unit'?"),
+    ("- {block: unit, filters: 4, stride: two}", "param 'stride' of block 'unit' must be int"),
+    ("- {block: unit, filters: 4, repeat: 0}", "`repeat` must be a whole number"),
+    ("- {op: flatten, when: '${width}'}", "`when` must be true or false"),
+    ("- {op: dense, units: '${widht}'}", "unknown name 'widht'. Did you mean 'width'?"),
+    ("- {block: unit, filters: 4, from: [x, x]}", "takes 1 input(s)"),
+])
+def test_block_and_expression_mistakes_are_diagnostics_at_their_line(nodes, fragment):
+    text = BLOCKS + "nodes:\n  " + nodes + "\n"
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, "m.yaml")
+    message = str(info.value)
+    assert fragment in message, message
+    assert message.startswith("m.yaml:")
+
+
+def test_a_shape_error_inside_a_block_names_the_use_site_block_and_repetition():
+    bad = BLOCKS.replace('filters: "${filters}", strides: "${stride}", padding: same}',
+                         'filters: "${filters}", strides: "${stride}", kernel_size: 9}') + \
+        "nodes:\n  - {op: conv2d, filters: 2}\n  - {id: s, block: pair, filters: 4}\n"
+    with pytest.raises(CompileError) as info:
+        compile_spec(parse_spec(bad, "m.yaml"))
+    (first, *_) = info.value.diagnostics
+    text = str(first)
+    assert text.startswith("m.yaml:21:5: nodes[1]/s.u1.conv:"), text  # the use site in the top-level list
+    assert "in block 'unit' defined at m.yaml:7:3, repetition 1 of 2" in text
+    assert "in block 'pair' defined at m.yaml:15:3" in text
+
+
+def test_a_block_that_uses_itself_is_refused():
+    text = HEADER + """
+blocks:
+  loop:
+    nodes:
+      - {block: loop}
+nodes:
+  - {block: loop}
+"""
+    with pytest.raises(SpecError, match="block 'loop' uses itself"):
+        parse_spec(text)
