@@ -220,11 +220,13 @@ class _Expander:
             self.problem(where + ("block",), f"block '{name}' uses itself (through "
                          f"{' -> '.join((*env.blocks_used, name))}); blocks cannot recurse", env)
             return inputs[0] if inputs else None
+        before = len(self.out.problems)
         inner_scope = self._block_params(block, name, item, where, scope, env)
         formal = block.get("inputs") or ["input"]
         if len(inputs) != len(formal):
             self.problem(where + ("from",), f"block '{name}' takes {len(formal)} input(s) {formal}, got "
                          f"{len(inputs)}. Received: from={item.get('from')!r}", env)
+        if len(self.out.problems) > before:  # NOTE: a bad use would only add follow-on errors from the body
             return inputs[0] if inputs else None
         defined = self.loc(bpath)
         here = f"in block '{name}' defined at {defined}" + (f", {note}" if note else "")
