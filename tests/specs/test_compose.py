@@ -138,3 +138,12 @@ def test_extending_with_two_params_changed_equals_setting_them():
                              ("params.width=32", "params.blocks_per_stage=3", "name=resnet_small_wide"))
     assert resolved_data(wide) == resolved_data(small)
     assert nnspec.summary(wide)["params"] > nnspec.summary(EXAMPLES / "resnet_small.yaml")["params"]
+
+
+def test_precedence_is_base_then_child_then_set(tmp_path):
+    write(tmp_path, "base.yaml", BASE)
+    child = write(tmp_path, "child.yaml", "extends: base.yaml\nparams: {width: 4}\nnodes:\n  head: {units: 5}\n")
+    assert load_spec(child).nodes[0].units == 4
+    spec = load_spec(child, ("params.width=2", "nodes.head.units=6"))
+    assert spec.nodes[0].units == 2 and spec.nodes[-1].units == 6
+    assert load_spec(tmp_path / "base.yaml").nodes[0].units == 8  # the base itself is untouched
