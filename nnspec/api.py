@@ -72,3 +72,23 @@ def export_onnx(source: SpecLike, out: str | Path, *, opset: int | None = None, 
     from nnspec.runtime.onnx_export import export_onnx as _export
 
     return _export(source, Path(out), opset=opset, atol=atol)
+
+
+def draw(spec: SpecLike, out: str | Path, *, expand: bool = False) -> Path:
+    """Draw the graph into `out`, in the format its extension names: `.dot`, `.mmd` (Mermaid),
+    `.html` (one self-contained page), or `.svg`/`.png` (these need Graphviz's `dot`). Block uses are
+    one box each unless `expand`. Returns `out`. Raises `NnspecError` for another extension, or for
+    `.svg`/`.png` without Graphviz."""
+    from nnspec.render import render
+
+    out = Path(out)
+    render(compile_spec(spec), out, expand=expand)
+    return out
+
+
+def schema() -> dict:
+    """The JSON Schema (Draft 07) of the spec format as people write it (params, blocks, expressions, `extends`),
+    for editors such as yaml-language-server and for CI tools such as check-jsonschema."""
+    from nnspec.specs.schema import spec_schema
+
+    return spec_schema()

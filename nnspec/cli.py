@@ -193,6 +193,28 @@ def resolve(spec: str, overrides: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.argument("spec")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The drawing to write: .dot, .mmd, .html, or .svg/.png (these need Graphviz).")
+@click.option("--expand", is_flag=True, help="Draw each block use as a frame around its nodes.")
+@set_option
+@handles_errors
+def graph(spec: str, out: Path, expand: bool, overrides: tuple[str, ...]) -> None:
+    """Draw SPEC's graph: each node's id, op, output shape and parameters (no TensorFlow import).
+
+    Block uses are one box each unless --expand. The .html page is self-contained and works offline.
+    """
+    from nnspec import api
+    from nnspec.render import FORMATS
+
+    if out.suffix.lower() not in FORMATS:
+        raise click.BadParameter(f"must end in one of {', '.join(FORMATS)}. Received: {out.name}",
+                                 param_hint="--out")
+    api.draw(_load(spec, overrides), out, expand=expand)
+    click.echo(f"wrote {out}")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def ops(as_json: bool) -> None:
     """List every op a spec can use, with its parameters."""
@@ -210,6 +232,29 @@ def ops(as_json: bool) -> None:
     for r in rows:
         params = f"  [{', '.join(r['params'])}]" if r["params"] else ""
         click.echo(f"{r['op']:<{width}}  {r['doc']}{params}")
+
+
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the schema to this file (whole or not at all) instead of printing it.")
+@handles_errors
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema (Draft 07) of the spec format, for editors and CI.
+
+    Point yaml-language-server (VS Code's YAML extension) at it with a first line
+    `# yaml-language-server: $schema=nnspec.schema.json` for completion, hover docs and checks as you type.
+    """
+    from nnspec import api
+    from nnspec.runtime.atomic import publish, temp_beside
+
+    text = json.dumps(api.schema(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    with temp_beside(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+        publish(tmp, out)
+    click.echo(f"wrote {out}")
 
 
 @main.command()
