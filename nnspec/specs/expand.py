@@ -19,6 +19,7 @@ from nnspec.specs.expr import ExprError, has_expression, substitute
 from nnspec.specs.source import Path, SourceMap, format_path
 
 _NODE_KEYS = ("id", "from", "repeat", "when")
+_BLOCK_KEYS = ("params", "inputs", "nodes", "outputs")
 _PARAM_TYPES = {"int": int, "float": (int, float), "bool": bool, "str": str, "list": list, "any": object}
 _MAX_DEPTH = 32
 
@@ -243,8 +244,43 @@ class _Expander:
             return _Ref(str(outputs[0]), inner.table, bpath + ("outputs", 0))
         return last
 
+    def _check_blocks(self) -> set[str]:
+        """Problems in the block definitions themselves, reported once; returns the names of broken blocks."""
+        if not isinstance(self.blocks, dict):
+            self.problem(("blocks",), f"`blocks` must map block names to definitions. Received: {self.blocks!r}")
+            self.blocks = {}
+        bad = set()
+        for name, block in self.blocks.items():
+            before, path = len(self.out.problems), ("blocks", name)
+            if not isinstance(block, dict):
+                self.problem(path, "a block needs `nodes` (and may have `params`, `inputs`, `outputs`). "
+                             f"Received: {block!r}")
+                bad.add(name)
+                continue
+            for key in block:
+                if key not in _BLOCK_KEYS:
+                    close = difflib.get_close_matches(str(key), _BLOCK_KEYS, n=1)
+                    hint = f" Did you mean '{close[0]}'?" if close else f" Known: {', '.join(_BLOCK_KEYS)}."
+                    self.problem(path + (key,), f"unknown key '{key}' in block '{name}'.{hint} "
+                                 f"Received: {key}={block[key]!r}")
+            for key in ("inputs", "outputs"):
+                names = block.get(key)
+                if names is not None and not (isinstance(names, list) and names and
+                                              all(isinstance(n, str) for n in names)):
+                    self.problem(path + (key,), f"`{key}` must be a list of names. Received: {key}={names!r}")
+            if not isinstance(block.get("params") or {}, dict):
+                self.problem(path + ("params",), f"`params` must map names to defaults. "
+                             f"Received: params={block['params']!r}")
+            if "nodes" not in block:
+                self.problem(path, f"block '{name}' has no `nodes`.")
+            if len(self.out.problems) > before:
+                bad.add(name)
+        return bad
+
     def _block(self, name: str, where: Path, env: _Env) -> dict | None:
         block = self.blocks.get(name) if isinstance(self.blocks, dict) else None
+        if name in self.bad_blocks:
+            return None  # already reported at its definition
         if isinstance(block, dict):
             return block
         close = difflib.get_close_matches(name, list(self.blocks), n=1)
@@ -284,6 +320,7 @@ class _Expander:
 
     def run(self) -> Expanded:
         self.data_params = self._params()
+        self.bad_blocks = self._check_blocks()
         data = {k: v for k, v in self.data.items() if k not in ("params", "blocks", "nodes")}
         data = {k: self.value(v, self.data_params, (k,)) for k, v in data.items()}
         inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}

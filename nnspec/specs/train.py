@@ -23,24 +23,28 @@ class Digits(SpecModel):
     """scikit-learn's 8×8 handwritten digits (1,797 images, 10 classes) as `(8, 8, 1)` images scaled to [0, 1]."""
 
     name: Literal["digits"] = "digits"
+    """The dataset's name."""
 
 
 class DigitsFlat(SpecModel):
     """scikit-learn's digits as 64-vectors scaled to [0, 1], for MLPs."""
 
     name: Literal["digits_flat"] = "digits_flat"
+    """The dataset's name."""
 
 
 class Iris(SpecModel):
     """scikit-learn's iris (150 flowers, 4 standardized features, 3 classes)."""
 
     name: Literal["iris"] = "iris"
+    """The dataset's name."""
 
 
 class SineWaves(SpecModel):
     """Synthetic sequences: noisy sine waves, the class is the frequency band. Shape `(steps, 1)`."""
 
     name: Literal["sine_waves"] = "sine_waves"
+    """The dataset's name."""
     samples: PositiveInt = 1500
     """How many sequences to generate. Defaults to `1500`."""
     steps: PositiveInt = 32
@@ -65,6 +69,7 @@ class Loss(SpecModel):
     """A Keras loss by name. Classification losses take `from_logits` (true when the last layer has no softmax)."""
 
     name: LossName
+    """The Keras loss, e.g. `sparse_categorical_crossentropy` (integer labels) or `mean_squared_error`."""
     from_logits: bool = False
     """The model outputs raw scores rather than probabilities. Defaults to `false`."""
 

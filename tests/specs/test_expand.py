@@ -154,3 +154,23 @@ nodes:
 """
     with pytest.raises(SpecError, match="block 'loop' uses itself"):
         parse_spec(text)
+
+
+def test_block_definitions_are_checked_once_with_unknown_keys_as_errors():
+    text = HEADER + """
+blocks:
+  b:
+    param: {f: 1}
+    inputs: x
+    nodes:
+      - {op: relu}
+nodes:
+  - {block: b}
+  - {block: b}
+"""
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, "m.yaml")
+    problems = [str(d) for d in info.value.diagnostics]
+    assert len(problems) == 2, problems  # the two uses add nothing: the definition is what is wrong
+    assert "m.yaml:8:5: blocks.b.param: unknown key 'param' in block 'b'. Did you mean 'params'?" in problems[0]
+    assert "blocks.b.inputs: `inputs` must be a list of names" in problems[1]
