@@ -214,6 +214,59 @@ def graph(spec: str, out: Path, expand: bool, overrides: tuple[str, ...]) -> Non
     click.echo(f"wrote {out}")
 
 
+@main.group()
+def zoo() -> None:
+    """The zoo of paper architectures (`zoo:NAME` wherever a spec is accepted)."""
+
+
+@zoo.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handles_errors
+def zoo_list(as_json: bool) -> None:
+    """Every zoo spec: task, input shape, parameters, FLOPs and source, computed from the specs."""
+    from nnspec.zoo.catalog import catalog
+
+    rows = catalog()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from nnspec.report import print_table
+
+    table = [[r["name"], r["task"] or "", ", ".join(f"{k} {tuple(v)}" for k, v in r["inputs"].items()),
+              f"{r['params']:,}", f"{r['flops']:,}", r["source"] or ""] for r in rows]
+    print_table("nnspec zoo", ["name", "task", "inputs", "params", "FLOPs", "source"], table,
+                right=frozenset({3, 4}))
+
+
+@zoo.command("show")
+@click.argument("name")
+@handles_errors
+def zoo_show(name: str) -> None:
+    """Print the zoo spec NAME as written."""
+    from nnspec.bundled import resolve_spec_path
+
+    click.echo(resolve_spec_path(f"zoo:{name}").read_text(encoding="utf-8"), nl=False)
+
+
+@zoo.command("copy")
+@click.argument("name")
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace DEST if it exists.")
+@handles_errors
+def zoo_copy(name: str, dest: Path, force: bool) -> None:
+    """Start a new spec from the zoo spec NAME: copy it to DEST."""
+    from nnspec.bundled import resolve_spec_path
+    from nnspec.runtime.atomic import publish, temp_beside
+
+    text = resolve_spec_path(f"zoo:{name}").read_text(encoding="utf-8")
+    if dest.exists() and not force:
+        raise RunDirError(f"{dest} already exists; pass --force to replace it (nothing was changed)")
+    with temp_beside(dest, suffix=".yaml") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+        publish(tmp, dest)
+    click.echo(f"wrote {dest} (from zoo:{name})")
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def ops(as_json: bool) -> None:

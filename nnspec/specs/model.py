@@ -37,6 +37,9 @@ class ExpectSpec(SpecModel):
     """Exact number of trainable weights."""
     source: str | None = None
     """Where the numbers come from (paper, table, reference implementation)."""
+    small: list[str] = []
+    """`--set` overrides that give a small variant of the same architecture (fewer channels, a smaller input),
+    used for quick forward-pass and export checks where the full model would be slow."""
 
 
 class ModelSpec(SpecModel):
@@ -48,6 +51,8 @@ class ModelSpec(SpecModel):
     """The model's name (the Keras model name; stored in exported files)."""
     description: str | None = None
     """What the model is, for people."""
+    task: str | None = None
+    """What the model does, in a word or two (`classification`, `segmentation`, `generation`, ...)."""
     inputs: Annotated[dict[Identifier, InputSpec], Field(min_length=1)]
     """Named inputs, e.g. `{image: {shape: [8, 8, 1]}}`."""
     nodes: Annotated[list[AnyLayer], Field(min_length=1)]  # type: ignore[valid-type]

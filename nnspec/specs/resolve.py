@@ -18,6 +18,8 @@ def resolved_data(spec: ModelSpec) -> dict:
     data: dict = {"nnspec": spec.nnspec, "name": spec.name}
     if spec.description:
         data["description"] = spec.description
+    if spec.task:
+        data["task"] = spec.task
     data["inputs"] = {k: v.model_dump(mode="json") for k, v in spec.inputs.items()}
     data["nodes"] = nodes
     data["outputs"] = output_ids(spec)
