@@ -207,13 +207,14 @@ def apply_overrides(doc: Document, overrides: list[str] | tuple[str, ...]) -> Do
         except ValueError as exc:
             problems.append(Diagnostic(None, f"--set {item}", str(exc)))
             continue
-        doc.notes[path] = f"set by --set {item}"
+        if path is not None:  # (a removed item has nothing left to annotate)
+            doc.notes[path] = f"set by --set {item}"
     if problems:
         raise SpecError(problems)
     return doc
 
 
-def _set_one(doc: Document, item: str) -> Path:
+def _set_one(doc: Document, item: str) -> Path | None:
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise ValueError("expected KEY.PATH=VALUE, e.g. params.width=32")
@@ -229,6 +230,10 @@ def _set_one(doc: Document, item: str) -> Path:
         step = _step(target, part, path, last)
         path += (step,)
         if last:
+            if isinstance(target, list) and value is None and step < len(target):
+                del target[step]  # `--set nodes.drop=null` removes the item, like a `null` patch in `extends`
+                _shift_marks(doc.marks, path)
+                return None
             if isinstance(target, list) and step == len(target):
                 target.append(value)
             else:
@@ -241,6 +246,20 @@ def _set_one(doc: Document, item: str) -> Path:
     for cut in range(len(path) + 1):  # new keys point at their nearest existing parent
         loc = doc.marks.setdefault(path[:cut], loc)
     return path
+
+
+def _shift_marks(marks: Marks, removed: Path) -> None:
+    """Re-key the marks of a list after its item `removed[-1]` was deleted."""
+    prefix, index, n = removed[:-1], removed[-1], len(removed)
+    shifted = {}
+    for path, loc in marks.items():
+        if path[: n - 1] == prefix and len(path) >= n and isinstance(path[n - 1], int) and path[n - 1] >= index:
+            if path[n - 1] > index:
+                shifted[prefix + (path[n - 1] - 1,) + path[n:]] = loc
+        else:
+            shifted[path] = loc
+    marks.clear()
+    marks.update(shifted)
 
 
 def _step(target: Any, part: str, path: Path, last: bool) -> str | int:

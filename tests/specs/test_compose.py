@@ -147,3 +147,13 @@ def test_precedence_is_base_then_child_then_set(tmp_path):
     spec = load_spec(child, ("params.width=2", "nodes.head.units=6"))
     assert spec.nodes[0].units == 2 and spec.nodes[-1].units == 6
     assert load_spec(tmp_path / "base.yaml").nodes[0].units == 8  # the base itself is untouched
+
+
+def test_set_null_on_a_list_item_removes_it_and_keeps_positions_right(tmp_path):
+    base = write(tmp_path, "base.yaml", BASE)
+    spec = load_spec(base, ("nodes.drop=null",))
+    assert [n.op for n in spec.nodes] == ["dense", "dense", "dense"]
+    with pytest.raises(SpecError) as info:
+        load_spec(base, ("nodes.drop=null", "nodes.head.units=0"))
+    assert "base.yaml:8:27: nodes[2].units: input should be greater than 0. Received: units=0 (set by" in str(
+        info.value)  # head moved up; its position and note followed
