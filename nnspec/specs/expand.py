@@ -144,7 +144,9 @@ class _Expander:
             if base is None:
                 copy_id = self._gen_id(label, counters, taken, "_" if kind == "op" else "")
             else:
-                copy_id = base if repeat == 1 else base + ("_" if base[-1].isdigit() else "") + str(k + 1)
+                # NOTE: any `repeat:` numbers its copies, even a repeat of 1, so ids do not depend on the count.
+                numbered = "repeat" in item
+                copy_id = base + ("_" if base[-1].isdigit() else "") + str(k + 1) if numbered else base
             inputs = sources if k == 0 else [last]
             if not self._when(item, where, scope, env):
                 last = inputs[0] if inputs else last
@@ -156,7 +158,7 @@ class _Expander:
             else:
                 last = self.expand_block(item, label, copy_id, inputs, where, scope, env, note)
             env.table[copy_id] = last
-        if base is not None and repeat > 1:
+        if base is not None and "repeat" in item:
             env.table[base] = last
         return last
 
