@@ -1,4 +1,5 @@
-"""`add`: elementwise sum of two or more same-shaped tensors (lowers to `keras.layers.Add`, ONNX Add)."""
+"""`add`: elementwise sum of two or more tensors of one shape (size-1 axes broadcast; lowers to
+`keras.layers.Add`, ONNX Add)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`subtract`: elementwise difference of two same-shaped tensors (lowers to `keras.layers.Subtract`,
+"""`subtract`: elementwise difference of two tensors of one shape (size-1 axes broadcast) (lowers to `keras.layers.Subtract`,
 ONNX Sub)."""
 
 from __future__ import annotations
