@@ -1,5 +1,5 @@
-"""`subtract`: elementwise difference of two tensors of one shape (size-1 axes broadcast) (lowers to `keras.layers.Subtract`,
-ONNX Sub)."""
+"""`subtract`: elementwise difference of two tensors of one shape (size-1 axes broadcast; lowers to
+`keras.layers.Subtract`, ONNX Sub)."""
 
 from __future__ import annotations
 
