@@ -14,7 +14,7 @@ def _shape(spec: Dense, x: Shape) -> Shape:
     # (batch, features) and (batch, steps, features) only.
     if len(x) not in (2, 3):
         raise ShapeError(
-            f"expects a rank-2 (batch, features) or rank-3 (batch, steps, features) input. "
+            "expects a rank-2 (batch, features) or rank-3 (batch, steps, features) input. "
             "Add a flatten or a global pool before it"
         )
     require_known(x[-1], "number of input features")

@@ -98,7 +98,7 @@ def _diagnostic(error: dict, source: SourceMap) -> Diagnostic:
         tags = [t.strip(" '") for t in error["ctx"]["expected_tags"].split(",")]
         choices = sorted(LAYERS) if key == "op" else tags
         path = source.known(loc + (key,))
-        hint = did_you_mean(tag, choices) or f" Run `nnspec ops` to list them." * (key == "op")
+        hint = did_you_mean(tag, choices) or " Run `nnspec ops` to list them." * (key == "op")
         message = f"unknown {key} '{tag}'.{hint} {received(key, tag)}"
     elif kind == "union_tag_not_found":
         key = error["ctx"]["discriminator"].strip("'")
