@@ -18,14 +18,22 @@ def timed(fn) -> float:
 
 
 def interleaved(fns: dict, repeats: int, warmup: int = 1) -> dict[str, dict[str, float]]:
-    """Time each function `repeats` times, alternating between them so drift hits all alike."""
+    """Time each function `repeats` times, alternating between them in a shuffled order each round, so drift and
+    the cost of the previous call's garbage hit all alike."""
+    import gc
+    import random
+
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     samples: dict[str, list[float]] = {name: [] for name in fns}
+    order = list(fns)
+    rng = random.Random(0)
     for _ in range(repeats):
-        for name, fn in fns.items():
-            samples[name].append(timed(fn))
+        rng.shuffle(order)
+        for name in order:
+            gc.collect()
+            samples[name].append(timed(fns[name]))
     return {name: {"median_s": statistics.median(s), "min_s": min(s), "max_s": max(s), "n": len(s)}
             for name, s in samples.items()}
 
