@@ -52,3 +52,12 @@ def require_known(value: int | None, what: str) -> int:
 def fmt_shape(shape: Shape) -> str:
     """`(None, 8, 8, 3)` as people read it."""
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def norm_axis(axis: int, x: Shape) -> int:
+    """`axis` as a non-negative index into `x` (batch included); the batch axis is not allowed."""
+    index = axis + len(x) if axis < 0 else axis
+    if not 1 <= index < len(x):
+        raise ShapeError(f"axis {axis} is not a feature axis of a rank-{len(x)} input. Use an axis "
+                         f"from 1 to {len(x) - 1}, or a negative one (-1 is the last)")
+    return index

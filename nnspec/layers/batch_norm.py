@@ -10,22 +10,12 @@ from nnspec.layers._registry import (
     Example,
     KerasMapping,
     Shape,
-    ShapeError,
     TensorType,
     card,
     elements,
 )
-from nnspec.layers._shapes import require_known
+from nnspec.layers._shapes import norm_axis, require_known
 from nnspec.specs.base import LayerSpec
-
-
-def norm_axis(axis: int, x: Shape) -> int:
-    """`axis` as a non-negative index into `x` (batch included); the batch axis is not allowed."""
-    index = axis + len(x) if axis < 0 else axis
-    if not 1 <= index < len(x):
-        raise ShapeError(f"axis {axis} is not a feature axis of a rank-{len(x)} input. Use an axis "
-                         f"from 1 to {len(x) - 1}, or a negative one (-1 is the last)")
-    return index
 
 
 def _shape(spec: BatchNormalization, x: Shape) -> Shape:

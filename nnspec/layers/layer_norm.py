@@ -16,8 +16,7 @@ from nnspec.layers._registry import (
     card,
     elements,
 )
-from nnspec.layers._shapes import require_known
-from nnspec.layers.batch_norm import norm_axis
+from nnspec.layers._shapes import norm_axis, require_known
 from nnspec.specs.base import LayerSpec
 
 
