@@ -65,8 +65,10 @@ def load_run(run_dir: Path):
         raise RunDirError(f"{run_dir} is not a run directory (missing {', '.join(missing) or 'the folder'})")
     import keras
 
+    from nnspec.runtime.custom_layers import register_all
     from nnspec.specs.load import load_spec
 
+    register_all()  # so model.keras files that use nnspec's own layers deserialize
     spec = load_spec(run_dir / "spec.yaml")
     model = keras.saving.load_model(run_dir / "model.keras", compile=False)
     return spec, model
