@@ -19,7 +19,10 @@ def check_expectations(spec: ModelSpec, g: Graph) -> list[Diagnostic]:
         if want is not None and want != totals[key]:
             path = ("expect", key)
             source = f" (source: {spec.expect.source})" if spec.expect.source else ""
-            problems.append(spec.source_map.diagnostic(path,
-                                       f"the model has {totals[key]:,} {key.replace('_', ' ')}, the spec expects "
-                                       f"{want:,}{source}. Received: {key}={want}"))
+            inherited = spec.source_map.locate(path).file != spec.source_map.file
+            hint = (" This fact comes from the spec this one extends: restate `expect:` for the changed model, "
+                    "or drop it with `expect: null`." if inherited else "")
+            problems.append(spec.source_map.diagnostic(
+                path, f"the model has {totals[key]:,} {key.replace('_', ' ')}, the spec expects {want:,}{source}."
+                f"{hint} Received: {key}={want}"))
     return problems
