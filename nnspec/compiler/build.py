@@ -19,7 +19,7 @@ def build_graph(spec: ModelSpec) -> Graph:
     for w, layer in zip(wire(spec), spec.nodes):
         path = ("nodes", w.index)
         node = Node(w.id, layer.op, layer, w.index, source.locate(path), source.display(path),
-                    scope=spec.scopes.get(w.index, ()), note=source.note(path))
+                    scope=spec.scopes.get(w.index, ()), note=source.note(path), shares=spec.shares.get(w.index))
         g.add_node(w.id, node=node)
         for port, src in enumerate(w.inputs):
             g.add_edge(src, w.id, key=port, port=port)

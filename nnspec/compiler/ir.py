@@ -34,6 +34,9 @@ class Node:
     """The YAML path of the node, e.g. `nodes[3]`, used in diagnostics."""
     note: str = ""
     """Where a generated node came from (block definition, repetition), appended to its diagnostics."""
+    shares: str | None = None
+    """The id of the node whose weights this one reuses (weight sharing, e.g. the twin towers of a Siamese
+    network); its parameters are counted once, on that node."""
     scope: tuple[tuple[str, str], ...] = ()
     """The block uses this node was expanded from, outermost first, as `(use id, block name)` pairs; empty for
     nodes written directly in the spec's `nodes:`. Lets drawings collapse a block use into one box."""

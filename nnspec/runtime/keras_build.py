@@ -1,4 +1,5 @@
-"""IR → a Functional `keras.Model`, one Keras layer per node, named by the node id.
+"""IR → a Functional `keras.Model`, one Keras layer per node, named by the node id (nodes that share weights call
+their twin's layer).
 
 Each card's `KerasMapping` says which layer class to make and how to call it, so this module knows no op by name.
 Always Functional, never Sequential: tf2onnx's Keras path breaks on Keras 3 Sequential models.
@@ -48,13 +49,17 @@ def build_keras(g: Graph, *, seed: int | None = None):
 
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    tensors = {}
+    tensors, layers = {}, {}
     for node in g.order():
         if node.op == INPUT:
             tensors[node.id] = keras.Input(shape=tuple(node.spec.shape), dtype=node.spec.dtype, name=node.id)
-        else:
-            xs = [tensors[p] for p in g.producers(node.id)]
-            tensors[node.id] = _apply(make_layer(node), LAYERS[node.op].keras.call, xs)
+            continue
+        # A node that shares weights calls its twin's layer again (one Keras layer, named after the twin).
+        owner = g.node(node.shares) if node.shares else node
+        if owner.id not in layers:
+            layers[owner.id] = make_layer(owner)
+        xs = [tensors[p] for p in g.producers(node.id)]
+        tensors[node.id] = _apply(layers[owner.id], LAYERS[node.op].keras.call, xs)
     inputs = [tensors[i] for i in g.inputs]
     outputs = [tensors[o] for o in g.outputs]
     return keras.Model(

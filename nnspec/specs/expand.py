@@ -19,6 +19,7 @@ from nnspec.specs.expr import ExprError, has_expression, substitute
 from nnspec.specs.source import Path, SourceMap, format_path
 
 _NODE_KEYS = ("id", "from", "repeat", "when")
+_USE_KEYS = ("block", "share")  # keys of a block use that are not block params
 _BLOCK_KEYS = ("params", "inputs", "nodes", "outputs")
 _PARAM_TYPES = {"int": int, "float": (int, float), "bool": bool, "str": str, "list": list, "any": object}
 _MAX_DEPTH = 32
@@ -31,6 +32,8 @@ class Expanded:
     data: dict[str, Any]
     source: SourceMap
     scopes: dict[int, tuple[tuple[str, str], ...]]
+    shares: dict[int, str] = field(default_factory=dict)
+    """Node index → id of the node whose weights it uses (block uses with `share:`)."""
 
 
 @dataclass
@@ -71,6 +74,7 @@ class _Expander:
         self.data, self.marks, self.file, self.set_notes = data, marks, file, notes
         self.out = _Out()
         self.blocks = data.get("blocks") or {}
+        self.shares: dict[int, tuple[str, Path, _Env]] = {}
 
     # --- diagnostics --------------------------------------------------------------------------------------------
 
@@ -237,7 +241,10 @@ class _Expander:
                      first_input=inputs[0] if inputs else None, use_site=env.use_site or where,
                      notes=(here, *env.notes), scope_chain=(*env.scope_chain, (env.prefix + use_id, name)),
                      blocks_used=(*env.blocks_used, name))
+        first = len(self.out.nodes)
         last = self.expand_list(block.get("nodes"), bpath + ("nodes",), inner)
+        if "share" in item:
+            self._record_shares(item, first, inner.prefix, env, where)
         for local, ref in list(inner.table.items()):
             if local not in formal:
                 env.table[f"{use_id}.{local}"] = ref
@@ -245,6 +252,34 @@ class _Expander:
         if outputs:
             return _Ref(str(outputs[0]), inner.table, bpath + ("outputs", 0))
         return last
+
+    def _record_shares(self, item: dict, first: int, prefix: str, env: _Env, where: Path) -> None:
+        """`share: other` — every node of this use reuses the weights of the same node in block use `other`."""
+        other = self.value(item["share"], env.scope, where + ("share",), env)
+        if not isinstance(other, str):
+            self.problem(where + ("share",), f"`share` names an earlier use of the same block. Received: "
+                         f"share={other!r}", env)
+            return
+        for k in range(first, len(self.out.nodes)):
+            node_id = self.out.nodes[k][0]["id"]
+            self.shares[k] = (env.prefix + other + "." + node_id[len(prefix):], where + ("share",), env)
+
+    def _check_shares(self, nodes: list[dict]) -> dict[int, str]:
+        """Each shared node must have a twin with the same op and params; returns index → twin id."""
+        by_id = {n["id"]: n for n in nodes}
+        strip = lambda n: {k: v for k, v in n.items() if k not in ("id", "from")}  # noqa: E731
+        shares = {}
+        for k, (twin, where, env) in self.shares.items():
+            node = nodes[k]
+            if twin not in by_id:
+                self.problem(where, f"cannot share weights: '{node['id']}' has no twin '{twin}'. `share` names an "
+                             "earlier use of the same block with the same params", env)
+            elif strip(by_id[twin]) != strip(node):
+                self.problem(where, f"cannot share weights between '{node['id']}' and '{twin}': their ops or "
+                             f"params differ. Received: {strip(node)} vs {strip(by_id[twin])}", env)
+            else:
+                shares[k] = twin
+        return shares
 
     def _check_blocks(self) -> set[str]:
         """Problems in the block definitions themselves, reported once; returns the names of broken blocks."""
@@ -293,7 +328,7 @@ class _Expander:
     def _block_params(self, block, name, item, where, scope, env) -> dict:
         declared = block.get("params") or {}
         given = {k: self.value(v, scope, where + (k,), env) for k, v in item.items()
-                 if k not in (*_NODE_KEYS, "block")}
+                 if k not in (*_NODE_KEYS, *_USE_KEYS)}
         values = {}
         for key, value in given.items():
             if key not in declared:
@@ -334,12 +369,14 @@ class _Expander:
         if "nodes" in self.data:
             self.expand_list(self.data["nodes"], ("nodes",), env)
         data["nodes"] = self._resolved_nodes()
+        shares = self._check_shares(data["nodes"])
         if isinstance(data.get("outputs"), list):
             data["outputs"] = [self._resolve(_Ref(o, table, ("outputs", i))) if isinstance(o, str) else o
                                for i, o in enumerate(data["outputs"])]
         if self.out.problems:
             raise SpecError(self.out.problems)
-        return Expanded(data, self._source_map(), {i: n[4] for i, n in enumerate(self.out.nodes) if n[4]})
+        scopes = {i: n[4] for i, n in enumerate(self.out.nodes) if n[4]}
+        return Expanded(data, self._source_map(), scopes, shares)
 
     def _params(self) -> dict:
         params = self.data.get("params") or {}

@@ -138,6 +138,7 @@ def _validate(doc: Document, overrides, text: str) -> ModelSpec:
     spec._source = source
     spec._text = text
     spec._scopes = expanded.scopes
+    spec._shares = expanded.shares
     spec._standalone = not overrides and not doc.extended
     problems = run_checks(spec)
     if problems:

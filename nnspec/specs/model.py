@@ -68,6 +68,12 @@ class ModelSpec(SpecModel):
     _text: str = PrivateAttr(default="")
     _scopes: dict[int, tuple[tuple[str, str], ...]] = PrivateAttr(default_factory=dict)
     _standalone: bool = PrivateAttr(default=True)
+    _shares: dict[int, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def shares(self) -> dict[int, str]:
+        """Node index → id of the node whose weights it reuses (from block uses with `share:`)."""
+        return self._shares
 
     @property
     def standalone(self) -> bool:

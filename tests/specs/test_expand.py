@@ -174,3 +174,40 @@ nodes:
     assert len(problems) == 2, problems  # the two uses add nothing: the definition is what is wrong
     assert "m.yaml:8:5: blocks.b.param: unknown key 'param' in block 'b'. Did you mean 'params'?" in problems[0]
     assert "blocks.b.inputs: `inputs` must be a list of names" in problems[1]
+
+
+SIAMESE = HEADER.replace("inputs: {x: {shape: [8, 8, 3]}}", "inputs: {a: {shape: [6]}, b: {shape: [6]}}") + """
+blocks:
+  tower:
+    params: {units: 4}
+    nodes:
+      - {id: h, op: dense, units: "${units}", activation: relu}
+      - {id: out, op: dense, units: 3}
+nodes:
+  - {id: one, block: tower, from: a}
+  - {id: two, block: tower, from: b, share: one}
+  - {id: d, op: subtract, from: [one, two]}
+"""
+
+
+def test_share_reuses_the_twin_use_weights_and_counts_them_once():
+    spec = parse_spec(SIAMESE)
+    g = compile_spec(spec)
+    assert g.node("two.h").shares == "one.h" and g.node("two.out").shares == "one.out"
+    assert g.node("two.h").params == 0 and g.node("one.h").params == 6 * 4 + 4
+    assert sum(n.params for n in g.order()) == (6 * 4 + 4) + (4 * 3 + 3)
+
+
+@pytest.mark.parametrize("change,fragment", [
+    ("share: one}", "share: oen}"),
+    ("{id: two, block: tower, from: b, share: one}", "{id: two, block: tower, from: b, share: one, units: 5}"),
+])
+def test_share_needs_a_twin_with_the_same_params(change, fragment):
+    with pytest.raises(SpecError, match="cannot share weights"):
+        parse_spec(SIAMESE.replace(change, fragment))
+
+
+def test_share_with_inputs_of_another_shape_is_a_shape_error():
+    text = SIAMESE.replace("b: {shape: [6]}", "b: {shape: [7]}")
+    with pytest.raises(CompileError, match="shares weights with 'one.h'"):
+        compile_spec(parse_spec(text))

@@ -106,3 +106,18 @@ def test_builds_with_its_count_and_runs_forward(name):
 def test_exports_to_onnx_with_parity(name, tmp_path):
     report = nnspec.export_onnx(small(name), tmp_path / f"{name}.onnx")
     assert report.max_abs_diff <= 1e-4
+
+
+@pytest.mark.keras
+def test_siamese_towers_share_one_set_of_weights():
+    spec = small("siamese")
+    model = nnspec.build_keras(spec, seed=0)
+    assert model.count_params() == nnspec.summary(spec)["params"]
+    left, right = _random_inputs(spec)
+    assert float(np.max(model([left, left]))) == float(np.max(model([left, left])))
+    same = model([left, left], training=False)
+    swapped = model([right, left], training=False)
+    flipped = model([left, right], training=False)
+    # L1 distance of shared towers: symmetric in its inputs, and the same image twice gives the bias alone.
+    np.testing.assert_allclose(np.asarray(swapped), np.asarray(flipped), atol=1e-6)
+    assert np.asarray(same).std() < 1e-6

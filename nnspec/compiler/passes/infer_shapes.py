@@ -41,6 +41,17 @@ def annotate(node: Node, inputs: list[TensorType]) -> Node:
     return dataclasses.replace(node, out=out, params=params, trainable_params=trainable, flops=flops)
 
 
+def _count_shared_once(node: Node, done: dict[str, Node]) -> Node:
+    """A node that reuses another's weights adds no parameters, and its inputs must fit those weights."""
+    if node.shares is None:
+        return node
+    twin = done.get(node.shares)
+    if twin is not None and twin.params != node.params:
+        raise ShapeError(f"shares weights with '{twin.id}' ({twin.params:,} weights), but its own inputs need "
+                         f"{node.params:,}. Feed both uses tensors of the same shape")
+    return dataclasses.replace(node, params=0, trainable_params=0)
+
+
 def _diagnostic(node: Node, inputs: list[TensorType], exc: ShapeError) -> Diagnostic:
     shapes = ", ".join(f"{fmt_shape(t.shape)}" + ("" if t.dtype == "float32" else f" {t.dtype}") for t in inputs)
     what = f"'{node.id}' ({node.op})"
@@ -63,7 +74,7 @@ def infer_shapes(g: Graph) -> PassResult:
             continue
         inputs = [new[p].out for p in producers]
         try:
-            new[node.id] = annotate(node, inputs)
+            new[node.id] = _count_shared_once(annotate(node, inputs), new)
         except ShapeError as exc:
             failed.add(node.id)
             problems.append(_diagnostic(node, inputs, exc))
