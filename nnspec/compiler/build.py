@@ -6,11 +6,13 @@ import networkx as nx
 
 from nnspec.compiler.ir import INPUT, Graph, Node
 from nnspec.specs.model import ModelSpec
-from nnspec.specs.wiring import output_ids, wire
+from nnspec.layers._registry import LAYERS
+from nnspec.specs.wiring import output_ids, split_ref, wire
 
 
 def build_graph(spec: ModelSpec) -> Graph:
-    """The IR of `spec`. Assumes the spec passed `run_checks` (references exist, no cycles)."""
+    """The IR of `spec`. Assumes the spec passed `run_checks` (references and output names exist, no cycles).
+    """
     source = spec.source_map
     g = nx.MultiDiGraph()
     for name, input_spec in spec.inputs.items():
@@ -21,6 +23,10 @@ def build_graph(spec: ModelSpec) -> Graph:
         node = Node(w.id, layer.op, layer, w.index, source.locate(path), source.display(path),
                     scope=spec.scopes.get(w.index, ()), note=source.note(path), shares=spec.shares.get(w.index))
         g.add_node(w.id, node=node)
-        for port, src in enumerate(w.inputs):
-            g.add_edge(src, w.id, key=port, port=port)
+    for w in wire(spec):
+        for port, ref in enumerate(w.inputs):
+            src, name = split_ref(ref)
+            producer = g.nodes[src]["node"]
+            out = 0 if name is None else LAYERS[producer.op].output_names(producer.spec).index(name)
+            g.add_edge(src, w.id, key=port, port=port, src_port=out)
     return Graph(spec.name, g, tuple(spec.inputs), tuple(output_ids(spec)))

@@ -1,4 +1,5 @@
-"""The IR: a `networkx.MultiDiGraph` of frozen `Node` payloads, edges carrying the consumer's input port.
+"""The IR: a `networkx.MultiDiGraph` of frozen `Node` payloads, edges carrying the consumer's input port (`port`)
+and the producer's output port (`src_port`, 0 except for ops with several outputs).
 
 Nodes are keyed by id (the Keras layer name and ONNX node prefix). Graph inputs are nodes with op `input`. A
 payload never changes: passes copy the graph and put new payloads in with `dataclasses.replace`, so a copied graph
@@ -41,6 +42,9 @@ class Node:
     """The block uses this node was expanded from, outermost first, as `(use id, block name)` pairs; empty for
     nodes written directly in the spec's `nodes:`. Lets drawings collapse a block use into one box."""
     out: TensorType | None = None
+    """The type of the node's first (usually only) output."""
+    outs: tuple[TensorType, ...] = ()
+    """The types of all its outputs, by output port (`outs[0] == out`)."""
     params: int | None = None
     trainable_params: int | None = None
     flops: int | None = None
@@ -65,8 +69,16 @@ class Graph:
 
     def producers(self, node_id: str) -> list[str]:
         """The ids feeding `node_id`, ordered by input port."""
-        edges = sorted(self.nx.in_edges(node_id, data="port"), key=lambda e: e[2])
-        return [src for src, _, _ in edges]
+        return [src for src, _ in self.sources(node_id)]
+
+    def sources(self, node_id: str) -> list[tuple[str, int]]:
+        """`(producer id, its output port)` for each input of `node_id`, ordered by input port."""
+        edges = sorted(self.nx.in_edges(node_id, data=True), key=lambda e: e[2]["port"])
+        return [(src, data.get("src_port", 0)) for src, _, data in edges]
+
+    def input_types(self, node_id: str) -> list[TensorType | None]:
+        """The types of the tensors `node_id` reads, by input port (None where not inferred yet)."""
+        return [(self.node(src).outs or (None,) * (port + 1))[port] for src, port in self.sources(node_id)]
 
     def consumers(self, node_id: str) -> list[str]:
         """The ids reading `node_id`'s output (once each, sorted)."""

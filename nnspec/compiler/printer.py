@@ -15,10 +15,12 @@ def print_graph(g: Graph) -> str:
     lines = [f"graph {g.name}({', '.join('%' + i for i in g.inputs)}):"]
     for node in g.order():
         typ = f" : {node.out}" if node.out else ""
+        if len(node.outs) > 1:
+            typ = " : (" + ", ".join(str(t) for t in node.outs) + ")"
         if node.op == INPUT:
             lines.append(f"  %{node.id} = input{typ}")
             continue
-        args = ", ".join("%" + p for p in g.producers(node.id))
+        args = ", ".join("%" + p + (f"#{port}" if port else "") for p, port in g.sources(node.id))
         counts = f"  params={node.params}  flops={node.flops}" if node.params is not None else ""
         lines.append(f"  %{node.id} = {node.op}{_params(node)}({args}){typ}{counts}  @ {node.path}")
     lines.append(f"  return {', '.join('%' + o for o in g.outputs)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import networkx as nx
 
 from nnspec.compiler.ir import INPUT, Graph
-from nnspec.layers._registry import LAYERS
+from nnspec.layers._registry import LAYERS, arities
 
 
 class VerifyError(AssertionError):
@@ -30,7 +30,14 @@ def verify(g: Graph, *, typed: bool = True) -> None:
             if ports != list(range(len(ports))):
                 raise VerifyError(f"node '{node.id}' has input ports {ports}, expected 0..{len(ports) - 1}")
             arity = LAYERS[node.op].arity
-            if (arity is None and len(ports) < 2) or (arity is not None and len(ports) != arity):
+            if (arity is None and len(ports) < 2) or (arity is not None and len(ports) not in arities(arity)):
                 raise VerifyError(f"node '{node.id}' ({node.op}) has {len(ports)} inputs")
+            for src, port in g.sources(node.id):
+                producer = g.node(src)
+                n_out = 1 if producer.op == INPUT else len(LAYERS[producer.op].output_names(producer.spec))
+                if not 0 <= port < n_out:
+                    raise VerifyError(f"node '{node.id}' reads output {port} of '{src}', which has {n_out}")
         if typed and (node.out is None or node.params is None or node.flops is None):
             raise VerifyError(f"node '{node.id}' has no inferred type or counts")
+        if typed and (not node.outs or node.outs[0] != node.out):
+            raise VerifyError(f"node '{node.id}' has outputs {node.outs} that do not start with its type {node.out}")

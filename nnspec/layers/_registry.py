@@ -46,13 +46,14 @@ class KerasMapping:
     """How an op becomes a Keras layer: `keras.layers.<cls>(**kwargs(spec), name=node_id)`.
 
     `cls` is a name in `keras.layers`, or `module:Name` for nnspec's own layers. `call` says how the layer is
-    applied to the node's inputs: `single` (one tensor), `list` (merge layers take a list), or `attention`
-    (query, value[, key] as keywords).
+    applied to the node's inputs: `single` (one tensor), `list` (merge layers take a list), `attention`
+    (query, value[, key] as keywords), or `rnn` (the sequence, then any initial states as `initial_state`).
+    A layer whose op has several outputs (`LayerDef.outputs`) returns them as a list, in that order.
     """
 
     cls: str
     kwargs: Callable[[Any], dict[str, Any]]
-    call: Literal["single", "list", "attention"] = "single"
+    call: Literal["single", "list", "attention", "rnn"] = "single"
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,11 @@ class Example:
 
     params: dict[str, Any]
     inputs: tuple[tuple[int, ...], ...] = ((8, 8, 3),)
-    dtype: str = "float32"
+    dtype: str | tuple[str, ...] = "float32"
+    """One dtype for every input, or one per input (node features float32, edge indices int32)."""
+
+    def dtypes(self) -> tuple[str, ...]:
+        return self.dtype if isinstance(self.dtype, tuple) else (self.dtype,) * len(self.inputs)
 
 
 def _no_params(spec, *inputs: TensorType) -> int:
@@ -87,15 +92,38 @@ class LayerDef:
     count_trainable: Callable[..., int] | None = None
     """(spec, *input_types) → trainable weights, when not all weights train (batch norm's moving statistics)."""
     keras: KerasMapping | None = None
-    arity: int | None = 1
-    """Number of inputs; `None` means two or more (merge ops)."""
-    input_dtype: Literal["float", "int", "any"] = "float"
+    arity: int | tuple[int, ...] | None = 1
+    """Number of inputs: a count, the allowed counts (an LSTM reads 1, or 3 with initial states), or `None` for
+    two or more (merge ops)."""
+    inputs_hint: str = ""
+    """What the inputs are, in order, for arity diagnostics (e.g. `sequence, initial h, initial c`)."""
+    outputs: Callable[[Any], tuple[str, ...]] | None = None
+    """Names of the op's outputs, given its spec, for ops with several (`max_pool2d` with `return_indices`
+    gives `output, indices`). Consumers read them as `id:name`; a plain id is the first. When the spec has
+    more than one, `infer_shape` returns one `TensorType` per output instead of a shape."""
+    outputs_hint: str = ""
+    """How to get more outputs, shown when a consumer names one the node does not have."""
+    input_dtype: Literal["float", "int", "any"] | tuple[Literal["float", "int", "any"], ...] = "float"
+    """The dtype kind every input must have, or one per input port (features float, indices int)."""
+    index_bounds: Callable[[Any, list[TensorType]], dict[int, int]] | None = None
+    """For ops that read integer indices: (spec, input types) → {input port: exclusive upper bound of valid
+    values} (an embedding's `input_dim`; a gather over N nodes, N). Random test and parity inputs stay below."""
     output_dtype: str | None = "float32"
     """The output dtype, or `None` to keep the first input's dtype (reshape-like ops)."""
     onnx_ops: tuple[str, ...] = ()
     """ONNX op types the exported graph must contain for this op (checked in the ONNX test tier)."""
     channels: Literal["passthrough", "produce", "consume", "opaque"] = "opaque"
     examples: tuple[Example, ...] = field(default_factory=tuple)
+
+
+    def output_names(self, spec: Any) -> tuple[str, ...]:
+        """The op's outputs with these params: `("output",)` for single-output ops."""
+        return self.outputs(spec) if self.outputs else ("output",)
+
+
+def arities(arity: int | tuple[int, ...]) -> tuple[int, ...]:
+    """The allowed input counts of a fixed-arity op."""
+    return arity if isinstance(arity, tuple) else (arity,)
 
 
 LAYERS: dict[str, LayerDef] = {}

@@ -26,7 +26,8 @@ def _kwargs(spec: Embedding) -> dict:
 
 @card(infer_shape=_shape, count_params=_params,
       count_flops=lambda s, out, x: 0,  # a table lookup, no arithmetic
-      keras=KerasMapping("Embedding", _kwargs), input_dtype="int", onnx_ops=("Gather",),
+      keras=KerasMapping("Embedding", _kwargs), input_dtype="int",
+      index_bounds=lambda s, inputs: {0: s.input_dim}, onnx_ops=("Gather",),
       channels="produce",
       examples=(Example({"input_dim": 10, "output_dim": 4}, inputs=((6,),), dtype="int32"),
                 Example({"input_dim": 8, "output_dim": 3, "mask_zero": True}, inputs=((5,),),

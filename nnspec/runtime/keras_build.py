@@ -33,12 +33,15 @@ def make_layer(node: Node):
     return layer_class(mapping)(**mapping.kwargs(node.spec), name=node.id)
 
 
-def _apply(layer, call: str, xs: list):
+def apply_layer(layer, call: str, xs: list):
     if call == "list":
         return layer(xs)
     if call == "attention":
         query, value, *key = xs
         return layer(query=query, value=value, key=key[0] if key else None)
+    if call == "rnn":
+        sequence, *states = xs
+        return layer(sequence, initial_state=states) if states else layer(sequence)
     (x,) = xs
     return layer(x)
 
@@ -49,19 +52,20 @@ def build_keras(g: Graph, *, seed: int | None = None):
 
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    tensors, layers = {}, {}
+    tensors, layers = {}, {}  # tensors: node id → its output tensors, by output port
     for node in g.order():
         if node.op == INPUT:
-            tensors[node.id] = keras.Input(shape=tuple(node.spec.shape), dtype=node.spec.dtype, name=node.id)
+            tensors[node.id] = [keras.Input(shape=tuple(node.spec.shape), dtype=node.spec.dtype, name=node.id)]
             continue
         # A node that shares weights calls its twin's layer again (one Keras layer, named after the twin).
         owner = g.node(node.shares) if node.shares else node
         if owner.id not in layers:
             layers[owner.id] = make_layer(owner)
-        xs = [tensors[p] for p in g.producers(node.id)]
-        tensors[node.id] = _apply(layers[owner.id], LAYERS[node.op].keras.call, xs)
-    inputs = [tensors[i] for i in g.inputs]
-    outputs = [tensors[o] for o in g.outputs]
+        xs = [tensors[p][port] for p, port in g.sources(node.id)]
+        result = apply_layer(layers[owner.id], LAYERS[node.op].keras.call, xs)
+        tensors[node.id] = list(result) if len(node.outs) > 1 else [result]
+    inputs = [tensors[i][0] for i in g.inputs]
+    outputs = [tensors[o][0] for o in g.outputs]
     return keras.Model(
         inputs=inputs[0] if len(inputs) == 1 else inputs,
         outputs=outputs[0] if len(outputs) == 1 else outputs,

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from nnspec.errors import ExportError
+from nnspec.layers._registry import LAYERS
 from nnspec.runtime.atomic import publish, temp_beside
 
 DEFAULT_OPSET = 18
@@ -402,10 +403,17 @@ def parity_inputs(graph, batch: int = PARITY_BATCH, seed: int = 0) -> dict[str, 
 
 
 def _int_high(graph, name: str) -> int:
-    """The exclusive upper bound for integer input `name`: the smallest `input_dim` of an embedding reading it."""
-    dims = [getattr(graph.node(c).spec, "input_dim", None) for c in graph.consumers(name)]
-    dims = [d for d in dims if isinstance(d, int) and d > 0]
-    return min(dims) if dims else DEFAULT_INT_HIGH
+    """The exclusive upper bound for integer input `name`: the smallest bound its readers' cards give for it
+    (an embedding's `input_dim`, a gather's node count)."""
+    bounds = []
+    for c in graph.consumers(name):
+        node = graph.node(c)
+        rule = LAYERS[node.op].index_bounds
+        if rule is None:
+            continue
+        limits = rule(node.spec, graph.input_types(c))
+        bounds += [limits[port] for port, (src, _) in enumerate(graph.sources(c)) if src == name and port in limits]
+    return min(bounds) if bounds else DEFAULT_INT_HIGH
 
 
 def check_parity(path: Path, model, graph, atol: float) -> float:

@@ -30,6 +30,9 @@ ACTIVATIONS: tuple[str, ...] = (
 Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$", max_length=128)]
+Reference = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*(:[A-Za-z_][A-Za-z0-9_]*)?$", max_length=160)]
+"""A tensor a node reads: an input name or a node id, and for ops with several outputs optionally `id:output`
+(e.g. `pool1:indices`, `encoder:state_h`). A plain id is the node's first output."""
 
 
 def ntuple(value: int | tuple[int, ...], n: int) -> tuple[int, ...]:
@@ -49,7 +52,7 @@ class LayerSpec(SpecModel):
 
     id: Identifier | None = None
     """The node's name: the Keras layer name and the ONNX node name prefix. Generated as `<op>_<n>` if absent."""
-    from_: Annotated[list[Identifier], Field(min_length=1)] | None = Field(default=None, alias="from")
+    from_: Annotated[list[Reference], Field(min_length=1)] | None = Field(default=None, alias="from")
     """Names of the inputs or nodes this node reads. Defaults to the previous node (or the only input)."""
 
     @field_validator("from_", mode="before")

@@ -12,9 +12,9 @@ from collections.abc import Callable
 import networkx as nx
 
 from nnspec.errors import Diagnostic
-from nnspec.layers._registry import LAYERS
+from nnspec.layers._registry import LAYERS, arities
 from nnspec.specs.model import ModelSpec
-from nnspec.specs.wiring import node_ids, output_ids, wire
+from nnspec.specs.wiring import node_ids, output_ids, split_ref, wire
 
 SpecCheck = Callable[[ModelSpec], list[Diagnostic]]
 # Stage 0 checks names and references; stage 1 checks the dataflow they define. NOTE: stage 1 only runs when
@@ -72,13 +72,17 @@ def references_exist(spec: ModelSpec) -> list[Diagnostic]:
     known = set(spec.inputs) | set(node_ids(spec))
     problems = []
     for w in wire(spec):
-        for name in w.inputs:
+        for name in (split_ref(r)[0] for r in w.inputs):
             if w.explicit and name not in known:
                 problems.append(_at(spec, "nodes", w.index, "from", message=f"'{name}' is not an input or a node "
                                     f"id.{_suggest(name, known)} Received: from={list(w.inputs)}"))
     if spec.outputs:
         for j, name in enumerate(spec.outputs):
-            if name not in known - set(spec.inputs):
+            if ":" in name and split_ref(name)[0] in known:
+                problems.append(_at(spec, "outputs", j, message=f"outputs name whole nodes, not one output of a "
+                                    f"node. Add a node that reads '{name}' (e.g. an `identity`-like reshape) and "
+                                    f"name it. Received: outputs={spec.outputs}"))
+            elif name not in known - set(spec.inputs):
                 problems.append(_at(spec, "outputs", j, message=f"'{name}' is not a node id."
                                     f"{_suggest(name, node_ids(spec))} Received: outputs={spec.outputs}"))
     if len(spec.inputs) > 1 and not spec.nodes[0].from_:
@@ -96,9 +100,37 @@ def arity_matches(spec: ModelSpec) -> list[Diagnostic]:
             problems.append(_at(spec, "nodes", w.index, *(("from",) if w.explicit else ()),
                                 message=f"op '{node.op}' merges two or more tensors; name them with `from: [a, b]`. "
                                 f"Received: from={list(w.inputs)}"))
-        elif want is not None and len(w.inputs) != want:
-            problems.append(_at(spec, "nodes", w.index, "from", message=f"op '{node.op}' takes {want} input"
-                                f"{'s' * (want > 1)}, got {len(w.inputs)}. Received: from={list(w.inputs)}"))
+        elif want is not None and len(w.inputs) not in arities(want):
+            counts = " or ".join(str(k) for k in arities(want))
+            what = LAYERS[node.op].inputs_hint
+            problems.append(_at(spec, "nodes", w.index, "from", message=f"op '{node.op}' takes {counts} input"
+                                f"{'s' * (max(arities(want)) > 1)}{f' ({what})' if what else ''}, got "
+                                f"{len(w.inputs)}. Received: from={list(w.inputs)}"))
+    return problems
+
+
+@spec_check(0)
+def ports_exist(spec: ModelSpec) -> list[Diagnostic]:
+    """`id:output` names an output the producing op really has (with the params it was given)."""
+    nodes = {w.id: node for w, node in zip(wire(spec), spec.nodes)}
+    problems = []
+    for w in wire(spec):
+        for ref in w.inputs:
+            name, port = split_ref(ref)
+            if port is None or name not in nodes and name not in spec.inputs:
+                continue
+            if name in spec.inputs:
+                names: tuple[str, ...] = ()
+                what = f"input '{name}' is one tensor; read it as '{name}'"
+            else:
+                names = LAYERS[nodes[name].op].output_names(nodes[name])
+                what = (f"'{name}' ({nodes[name].op}) has the outputs {', '.join(names)}" if len(names) > 1
+                        else f"'{name}' ({nodes[name].op}) has one output; read it as '{name}'")
+            if port not in names:
+                hint = LAYERS[nodes[name].op].outputs_hint if name in nodes else ""
+                problems.append(_at(spec, "nodes", w.index, "from", message=f"'{ref}' names no output of "
+                                    f"'{name}': {what}.{_suggest(port, names)}{f' {hint}' if hint else ''} "
+                                    f"Received: from={list(w.inputs)}"))
     return problems
 
 
@@ -108,7 +140,7 @@ def dataflow(spec: ModelSpec) -> nx.DiGraph:
     g.add_nodes_from(spec.inputs)
     for w in wire(spec):
         g.add_node(w.id)
-        g.add_edges_from((src, w.id) for src in w.inputs)
+        g.add_edges_from((split_ref(src)[0], w.id) for src in w.inputs)
     return g
 
 

@@ -43,6 +43,13 @@ class _Ref:
     name: str
     table: dict[str, Any]
     where: Path
+    port: str | None = None
+    """The output of a multi-output op this reference reads (`pool1:indices`), or None for the first."""
+
+    @classmethod
+    def parse(cls, text: str, table: dict[str, Any], where: Path) -> _Ref:
+        name, _, port = text.partition(":")
+        return cls(name, table, where, port or None)
 
 
 @dataclass
@@ -203,7 +210,7 @@ class _Expander:
             self.problem(where + ("from",), "`from` must be a name or a list of names. "
                          f"Received: from={item['from']!r}", env)
             return [prev] if prev is not None else []
-        return [_Ref(n, env.table, where + ("from",)) for n in names]
+        return [_Ref.parse(n, env.table, where + ("from",)) for n in names]
 
     # --- ops and blocks -----------------------------------------------------------------------------------------
 
@@ -250,7 +257,7 @@ class _Expander:
                 env.table[f"{use_id}.{local}"] = ref
         outputs = block.get("outputs") or []
         if outputs:
-            return _Ref(str(outputs[0]), inner.table, bpath + ("outputs", 0))
+            return _Ref.parse(str(outputs[0]), inner.table, bpath + ("outputs", 0))
         return last
 
     def _record_shares(self, item: dict, first: int, prefix: str, env: _Env, where: Path) -> None:
@@ -391,12 +398,16 @@ class _Expander:
         return scope
 
     def _resolve(self, ref: Any, seen: tuple = ()) -> Any:
+        ports: list[str] = []  # NOTE: a port on a name that is itself a port makes `a:b:c`, which checks refuse
         while isinstance(ref, _Ref):
+            if ref.port:
+                ports.insert(0, ref.port)
             if ref.name not in ref.table or id(ref) in seen:
-                return ref.name  # unknown names stay as written: the reference checks report them
+                ref = ref.name  # unknown names stay as written: the reference checks report them
+                break
             seen += (id(ref),)
             ref = ref.table[ref.name]
-        return ref
+        return ":".join((ref, *ports)) if ports and isinstance(ref, str) else ref
 
     def _resolved_nodes(self) -> list[dict]:
         nodes = []

@@ -12,7 +12,7 @@ from pydantic import Field, PrivateAttr
 
 import nnspec.layers  # noqa: F401  (registers every card)
 from nnspec.layers._registry import LAYERS
-from nnspec.specs.base import Identifier, PositiveInt, SpecModel
+from nnspec.specs.base import Identifier, Reference, PositiveInt, SpecModel
 from nnspec.specs.source import SourceMap
 from nnspec.specs.train import TrainSpec
 
@@ -57,7 +57,7 @@ class ModelSpec(SpecModel):
     """Named inputs, e.g. `{image: {shape: [8, 8, 1]}}`."""
     nodes: Annotated[list[AnyLayer], Field(min_length=1)]  # type: ignore[valid-type]
     """The graph. Each node takes the previous node's output unless it names its inputs with `from`."""
-    outputs: Annotated[list[Identifier], Field(min_length=1)] | None = None
+    outputs: Annotated[list[Reference], Field(min_length=1)] | None = None
     """Node ids the model returns. Defaults to the last node."""
     train: TrainSpec | None = None
     """How to train the model (needed by `nnspec train`)."""

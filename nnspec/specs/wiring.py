@@ -22,6 +22,12 @@ class Wire:
     """True when the inputs came from `from:`, false when implied by the chain."""
 
 
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """`pool1:indices` → `("pool1", "indices")`; a plain id reads the node's first output: `("pool1", None)`."""
+    name, _, port = ref.partition(":")
+    return name, port or None
+
+
 def node_ids(spec: ModelSpec) -> list[str]:
     """Every node's id, generating `<op>_<n>` for nodes without one."""
     taken = {n.id for n in spec.nodes if n.id} | set(spec.inputs)

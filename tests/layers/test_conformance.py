@@ -27,7 +27,7 @@ def example_spec(op: str, i: int) -> str:
         node["from"] = names
     doc = {
         "name": f"{op}_example_{i}",
-        "inputs": {n: {"shape": list(s), "dtype": example.dtype} for n, s in zip(names, example.inputs)},
+        "inputs": {n: {"shape": list(s), "dtype": d} for n, s, d in zip(names, example.inputs, example.dtypes())},
         "nodes": [node],
     }
     return yaml.safe_dump(doc, sort_keys=False)
@@ -69,7 +69,8 @@ def test_example_round_trips_through_yaml(op, i):
 def test_shape_and_params_match_keras(op, i):
     import keras
 
-    from nnspec.runtime.keras_build import build_keras
+    from nnspec.runtime.keras_build import apply_layer, build_keras
+    from nnspec.runtime.onnx_export import parity_inputs
 
     g = compile_spec(parse_spec(example_spec(op, i)))
     node = g.node("layer")
@@ -83,13 +84,15 @@ def test_shape_and_params_match_keras(op, i):
     for key, value in LAYERS[op].keras.kwargs(node.spec).items():
         if key in config and value is not None:
             assert _same_config(key, config[key], value), (key, config[key], value)
-    # The layer runs, and its real output has the inferred shape (batch of 2).
-    example = LAYERS[op].examples[i]
-    rng = np.random.default_rng(0)
-    xs = [
-        rng.integers(0, 5, size=(2, *s)).astype(example.dtype) if example.dtype.startswith("int")
-        else rng.standard_normal((2, *s)).astype(example.dtype)
-        for s in example.inputs
-    ]
-    y = keras.ops.convert_to_numpy(model(xs if len(xs) > 1 else xs[0]))
-    assert y.shape == (2, *node.out.shape[1:])
+    # The layer runs, and its real outputs have the inferred shapes (batch of 2; integer inputs in range).
+    feeds = parity_inputs(g, batch=2)
+    xs = [feeds[name] for name in g.inputs]
+    ys = model(xs if len(xs) > 1 else xs[0])
+    assert keras.ops.convert_to_numpy(ys).shape == (2, *node.out.shape[1:])
+    # Called on its own, the layer gives every output (ops with several) with its inferred shape and dtype.
+    outs = apply_layer(layer, LAYERS[op].keras.call, [keras.ops.convert_to_tensor(x) for x in xs])
+    outs = list(outs) if len(node.outs) > 1 else [outs]
+    assert len(outs) == len(node.outs)
+    for got, want in zip(outs, node.outs):
+        assert tuple(got.shape) == (2, *want.shape[1:])
+        assert keras.backend.standardize_dtype(got.dtype) == want.dtype

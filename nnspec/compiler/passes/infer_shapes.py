@@ -21,24 +21,30 @@ def _input_type(node: Node) -> TensorType:
 
 
 def _check_dtypes(node: Node, inputs: list[TensorType]) -> None:
-    want = LAYERS[node.op].input_dtype
-    allowed = {"float": FLOAT_DTYPES, "int": INT_DTYPES, "any": FLOAT_DTYPES + INT_DTYPES}[want]
-    for t in inputs:
+    wanted = LAYERS[node.op].input_dtype
+    for port, t in enumerate(inputs):
+        want = wanted if isinstance(wanted, str) else wanted[min(port, len(wanted) - 1)]
+        allowed = {"float": FLOAT_DTYPES, "int": INT_DTYPES, "any": FLOAT_DTYPES + INT_DTYPES}[want]
         if t.dtype not in allowed:
             hint = ". Feed integer token ids to an embedding first" if t.dtype in INT_DTYPES else ""
-            raise ShapeError(f"expects {want} input, got {t.dtype}{hint}")
+            which = "" if len(inputs) == 1 else f" as input {port + 1}"
+            raise ShapeError(f"expects {want} input{which}, got {t.dtype}{hint}")
 
 
 def annotate(node: Node, inputs: list[TensorType]) -> Node:
     """The node with its output type and counts filled in. Raises `ShapeError`."""
     layer = LAYERS[node.op]
     _check_dtypes(node, inputs)
-    shape = tuple(layer.infer_shape(node.spec, *(t.shape for t in inputs)))
-    out = TensorType(shape, layer.output_dtype or inputs[0].dtype)
+    result = layer.infer_shape(node.spec, *(t.shape for t in inputs))
+    if len(layer.output_names(node.spec)) > 1:  # several outputs: one TensorType each
+        outs = tuple(result)
+    else:
+        outs = (TensorType(tuple(result), layer.output_dtype or inputs[0].dtype),)
     params = layer.count_params(node.spec, *inputs)
     trainable = layer.count_trainable(node.spec, *inputs) if layer.count_trainable else params
-    flops = layer.count_flops(node.spec, out, *inputs)
-    return dataclasses.replace(node, out=out, params=params, trainable_params=trainable, flops=flops)
+    flops = layer.count_flops(node.spec, outs[0], *inputs)
+    return dataclasses.replace(node, out=outs[0], outs=outs, params=params, trainable_params=trainable,
+                               flops=flops)
 
 
 def _count_shared_once(node: Node, done: dict[str, Node]) -> Node:
@@ -66,13 +72,14 @@ def infer_shapes(g: Graph) -> PassResult:
     problems: list[Diagnostic] = []
     for node in g.order():
         if node.op == INPUT:
-            new[node.id] = dataclasses.replace(node, out=_input_type(node), params=0, trainable_params=0, flops=0)
+            out = _input_type(node)
+            new[node.id] = dataclasses.replace(node, out=out, outs=(out,), params=0, trainable_params=0, flops=0)
             continue
-        producers = g.producers(node.id)
-        if any(p in failed for p in producers):
+        sources = g.sources(node.id)
+        if any(p in failed for p, _ in sources):
             failed.add(node.id)
             continue
-        inputs = [new[p].out for p in producers]
+        inputs = [new[p].outs[port] for p, port in sources]
         try:
             new[node.id] = _count_shared_once(annotate(node, inputs), new)
         except ShapeError as exc:
