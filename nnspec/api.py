@@ -67,6 +67,14 @@ def train(spec: SpecLike, out: str | Path, *, epochs: int | None = None, force: 
     return _train(_spec(spec), Path(out), epochs=epochs, force=force, verbose=verbose)
 
 
+def resume(out: str | Path, *, verbose: int = 1):
+    """Continue an interrupted `train` to `out` from its last checkpoint; returns the `RunResult`. The result
+    equals that of a run that was never interrupted."""
+    from nnspec.runtime.train import resume as _resume
+
+    return _resume(Path(out), verbose=verbose)
+
+
 def export_onnx(source: SpecLike, out: str | Path, *, opset: int | None = None, atol: float = 1e-4):
     """Export a run directory or a spec to ONNX, verified against Keras; returns the `ExportReport`."""
     from nnspec.runtime.onnx_export import export_onnx as _export

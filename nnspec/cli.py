@@ -133,25 +133,50 @@ def build(spec: str, out: Path, overrides: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.argument("spec")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="The run directory to create.")
+@click.argument("spec", required=False)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="The run directory to create.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Override train.epochs.")
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--force", is_flag=True, help="Replace OUT (and discard an interrupted run to OUT) if it exists.")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Continue the interrupted run to this run directory from its last checkpoint (no SPEC).")
 @set_option
 @handles_errors
-def train(spec: str, out: Path, epochs: int | None, force: bool, overrides: tuple[str, ...]) -> None:
-    """Train SPEC from its `train:` section; write model, spec, history and metrics to OUT."""
+def train(spec: str | None, out: Path | None, epochs: int | None, force: bool, resume_dir: Path | None,
+          overrides: tuple[str, ...]) -> None:
+    """Train SPEC from its `train:` section; write model, spec, history, metrics and logs to OUT.
+
+    An interrupted run (Ctrl-C, a killed process, a crash) keeps its last checkpoint;
+    `nnspec train --resume OUT` finishes it with the same result as an uninterrupted run.
+    """
+    if resume_dir is not None:
+        extra = [name for name, given in (("SPEC", spec), ("--out", out), ("--epochs", epochs),
+                                          ("--force", force), ("--set", overrides)) if given]
+        if extra:
+            raise click.UsageError(f"--resume continues a run as it was started; drop {', '.join(extra)}")
+    elif spec is None or out is None:
+        raise click.UsageError("give SPEC and --out OUT (or --resume OUT to continue an interrupted run)")
     _quiet_tensorflow()
     from nnspec import api
 
-    if out.exists() and not force:
+    if resume_dir is None and out.exists() and not force:
         raise RunDirError(f"{out} already exists; pass --force to replace it (nothing was changed)")
-    run = api.train(_load(spec, overrides), out, epochs=epochs, force=force)
+    try:
+        run = api.resume(resume_dir) if resume_dir else api.train(_load(spec, overrides), out, epochs=epochs,
+                                                                  force=force)
+    except KeyboardInterrupt:
+        _interrupted(resume_dir or out)
     metrics = run.metrics
     click.echo(f"wrote {run.run_dir}: " + ", ".join(
         f"{split} {name}={value:.4f}" for split in ("train", "validation", "test")
-        for name, value in metrics.get(split, {}).items()))
+        for name, value in metrics.get(split, {}).items() if isinstance(value, float)))
+
+
+def _interrupted(out: Path) -> None:
+    from nnspec.runtime.run_dir import partial_dir
+
+    if (partial_dir(out) / "checkpoint").is_dir():
+        _fail(f"nnspec: interrupted; continue with `nnspec train --resume {out}`", 130)
+    _fail("nnspec: interrupted before the first epoch ended; nothing was kept", 130)
 
 
 @main.command()

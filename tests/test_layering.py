@@ -39,14 +39,15 @@ def test_pure_areas_never_import_heavy_libraries(area):
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
-# Custom Keras layers subclass keras.layers.Layer, so they import Keras at module level; nothing imports them
-# before a model is built or loaded (the dynamic test below proves it for check/summary).
-SUBCLASSES_KERAS = PACKAGE / "runtime" / "custom_layers"
+# Custom Keras layers, schedules, losses and callbacks subclass Keras classes, so they import Keras at module
+# level; nothing imports them before a model is built, trained or loaded (the dynamic test below proves it for
+# check/summary).
+SUBCLASSES_KERAS = (PACKAGE / "runtime" / "custom_layers", PACKAGE / "runtime" / "keras_ext")
 
 
 def test_package_modules_import_heavy_libraries_only_inside_functions():
     for path in sorted(PACKAGE.rglob("*.py")):
-        if SUBCLASSES_KERAS in path.parents:
+        if any(folder in path.parents for folder in SUBCLASSES_KERAS):
             continue
         bad = [n for n in _imports(ast.parse(path.read_text()), top_level_only=True) if _heavy(n)]
         assert not bad, f"{path.relative_to(ROOT)} imports {bad} at module level"

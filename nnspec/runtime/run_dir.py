@@ -5,9 +5,15 @@
     RUN_DIR/history.json    per-epoch metrics from Keras: {"loss": [...], "val_loss": [...], ...}
     RUN_DIR/metrics.json    final metrics: {"train": {...}, "validation": {...}, "test": {...}, plus run facts}
 
-A run directory is written whole or not at all: everything goes into a temporary sibling folder that is renamed
-into place at the end, so an interrupted or failed run never leaves a half-written RUN_DIR, and an existing one is
-only replaced when the caller asked for it (`force`).
+    RUN_DIR/history.csv     the same, one row per epoch (train.logs.csv)
+    RUN_DIR/curves.png      loss and metrics per epoch (train.logs.curves)
+    RUN_DIR/tensorboard/    TensorBoard event files (train.logs.tensorboard)
+
+A run directory is written whole or not at all: everything goes into a sibling folder `.RUN_DIR.partial` that is
+renamed into place at the end, so an interrupted or failed run never leaves a half-written RUN_DIR, and an
+existing one is only replaced when the caller asked for it (`force`). While training, the partial folder holds
+`checkpoint/checkpoint.npz`, the whole training state after the last finished epoch; if the run is interrupted
+(Ctrl-C, SIGKILL, a crash) the partial folder stays, and `nnspec train --resume RUN_DIR` continues from it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pathlib import Path
 from nnspec.errors import RunDirError
 
 FILES = ("model.keras", "spec.yaml", "history.json", "metrics.json")
+"""What every finished run directory holds (the logs in `train.logs` come on top)."""
 
 
 def is_run_dir(path: Path) -> bool:
@@ -55,6 +62,48 @@ def staged_run_dir(out: Path, *, force: bool = False) -> Iterator[Path]:
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
+
+
+def partial_dir(out: Path) -> Path:
+    """Where a run to `out` is built, and where an interrupted one waits to be resumed."""
+    out = Path(out)
+    return out.parent / f".{out.name}.partial"
+
+
+@contextlib.contextmanager
+def training_dir(out: Path, *, force: bool = False, resume: bool = False) -> Iterator[Path]:
+    """Yield the partial folder of a run to `out`; on success it atomically becomes `out`.
+
+    A fresh run refuses an existing `out` or an interrupted run waiting at `out` unless `force` (which discards
+    it). `resume` requires the interrupted run. On failure the partial folder is kept when it holds a checkpoint
+    (so the run can be resumed), and removed otherwise.
+    """
+    out, stage = Path(out), partial_dir(out)
+    if resume:
+        if not (stage / "checkpoint").is_dir():
+            raise RunDirError(f"no interrupted run to resume at {out} (looked for {stage}/checkpoint)")
+    else:
+        if out.exists() and not force:
+            raise RunDirError(f"{out} already exists; pass --force to replace it (nothing was changed)")
+        if stage.exists() and not force:
+            raise RunDirError(f"an interrupted run is waiting at {stage}: continue it with `nnspec train --resume "
+                              f"{out}`, or pass --force to start over (nothing was changed)")
+        shutil.rmtree(stage, ignore_errors=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        stage.mkdir()
+    try:
+        yield stage
+    except BaseException:
+        if not (stage / "checkpoint").is_dir():
+            shutil.rmtree(stage, ignore_errors=True)
+        raise
+    if out.exists():  # force: move the old run aside first, so `out` is never missing a complete run
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.replace(out, old / "run")
+        os.replace(stage, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(stage, out)
 
 
 def load_run(run_dir: Path):

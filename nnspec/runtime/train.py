@@ -1,15 +1,21 @@
 """Train a spec from its `train:` section and write a run directory (see `run_dir.py` for its layout).
 
-The spec is checked against its data before anything heavy happens (one input and one output, the dataset's
-example shape equals the input's, the output has one unit per class), and every mistake is a `SpecError` at the
-YAML line of `train.data`. Training is reproducible from the spec alone: `train.seed` fixes the data split, the
-initial weights, the batch order and dropout, and TensorFlow ops run deterministically. The run directory is
-written whole or not at all, and an existing one is only replaced with `force`.
+The spec is checked against its data before anything heavy happens (`train_checks.py`), and every mistake is a
+`SpecError` at its YAML line. Training is reproducible from the spec alone: `train.seed` fixes the data split, the
+initial weights, dropout and the order of the batches, which is drawn afresh for every epoch from `(seed, epoch)`
+rather than from a stream, and TensorFlow ops run deterministically. So the state after any epoch, saved in the
+run's checkpoint, is all a resumed run needs to end with exactly the weights of an uninterrupted one.
+
+    run = train(load_spec("digits_cnn.yaml"), Path("runs/digits"))
+    run = resume(Path("runs/digits"))        # after an interruption
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +25,15 @@ import numpy as np
 
 from nnspec.compiler.ir import Graph
 from nnspec.compiler.pipeline import compile_spec
-from nnspec.errors import Diagnostic, NnspecError, SpecError
-from nnspec.runtime.data import DATASETS, Dataset, feature_shape, load_dataset, split
-from nnspec.runtime.run_dir import staged_run_dir
-from nnspec.specs.load import received
+from nnspec.errors import Diagnostic, NnspecError, RunDirError, SpecError
+from nnspec.runtime.data import DataError, Dataset, load_dataset, split
+from nnspec.runtime.objectives import loss_weights, losses_by_output, make_losses, make_metrics, make_optimizer
+from nnspec.runtime.run_dir import training_dir
+from nnspec.runtime.train_checks import check_data, data_diagnostic
 from nnspec.specs.model import ModelSpec
-from nnspec.specs.source import format_path
 from nnspec.specs.train import TrainSpec
 
-# Losses whose targets are class labels: the model's last axis must have one unit per class (binary: one unit).
-CLASSIFICATION = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy")
+CHECKPOINT_DIR = "checkpoint"
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool 
         out: The run directory to create.
         epochs: Train this many epochs instead of `train.epochs` (recorded in the run's spec.yaml).
             Defaults to the spec's value.
-        force: Replace `out` if it exists. Defaults to `False`.
+        force: Replace `out` (and discard an interrupted run waiting there). Defaults to `False`.
         verbose: Keras progress output (0 silent, 1 progress bar, 2 one line per epoch). Defaults to `1`.
 
     Returns:
@@ -59,24 +64,53 @@ def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool 
 
     Raises:
         SpecError: no `train:` section, or the data does not fit the model (all problems at once).
-        RunDirError: `out` exists and `force` is false (raised before any training; nothing is changed).
+        RunDirError: `out` or an interrupted run to it exists and `force` is false (raised before any
+            training; nothing is changed).
     """
-    start = time.perf_counter()
-    cfg = _require_train(spec)
+    _require_train(spec)
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise NnspecError(f"epochs must be a positive integer. Received: epochs={epochs!r}")
+    epochs = epochs or spec.train.epochs
+    text = _spec_text(spec, epochs)
+    if epochs != spec.train.epochs:  # the run trains what its spec.yaml says
+        from nnspec.specs.load import parse_spec
+
+        spec = parse_spec(text, str(spec.source_map.file))
     graph = compile_spec(spec)
-    data = load_dataset(cfg.data, seed=cfg.seed)
-    _check_data(spec, graph, data)
-    epochs = epochs or cfg.epochs
-    with staged_run_dir(Path(out), force=force) as stage:
-        model, history, metrics = _train_and_evaluate(graph, cfg, data, epochs, verbose)
-        text = _spec_text(spec, epochs)
-        metrics.update(epochs=epochs, seed=cfg.seed, params=int(model.count_params()),
-                       spec_sha256=_sha256(text), nnspec_version=_version(),
-                       seconds=round(time.perf_counter() - start, 3))
-        _write_run(stage, model, text, history, metrics)
-    return RunResult(Path(out), metrics, history, model)
+    data = _load_data(spec, graph)
+    with training_dir(Path(out), force=force) as stage:
+        (stage / "spec.yaml").write_text(text, encoding="utf-8")
+        return _run(spec, graph, data, stage, Path(out), text, resume=None, verbose=verbose)
+
+
+def resume(out: Path, *, verbose: int = 1) -> RunResult:
+    """Continue an interrupted run to `out` from its last checkpoint, and finish it as `train` would have.
+
+    Raises:
+        RunDirError: there is no interrupted run waiting at `out`.
+    """
+    from nnspec.runtime.keras_ext.callbacks import read_checkpoint
+    from nnspec.specs.load import load_spec
+
+    out = Path(out)
+    with training_dir(out, resume=True) as stage:
+        checkpoint = read_checkpoint(stage / CHECKPOINT_DIR)
+        if checkpoint is None:
+            raise RunDirError(f"the interrupted run at {stage} ended before its first checkpoint; start it "
+                              "again with --force")
+        _truncate_csv(stage / "history.csv", checkpoint["meta"]["epochs_done"])
+        spec = load_spec(stage / "spec.yaml")
+        text = (stage / "spec.yaml").read_text(encoding="utf-8")
+        graph = compile_spec(spec)
+        data = _load_data(spec, graph)
+        return _run(spec, graph, data, stage, out, text, resume=checkpoint, verbose=verbose)
+
+
+def _truncate_csv(path: Path, epochs: int) -> None:
+    """Drop CSV rows of epochs after the checkpoint (a kill can land between the row and the checkpoint)."""
+    if path.is_file():
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        path.write_text("".join(lines[:epochs + 1]), encoding="utf-8")
 
 
 def _require_train(spec: ModelSpec) -> TrainSpec:
@@ -87,78 +121,90 @@ def _require_train(spec: ModelSpec) -> TrainSpec:
     return spec.train
 
 
-# --- checks: does the data fit the model? -------------------------------------------------------------------------
+def _load_data(spec: ModelSpec, graph: Graph) -> Dataset:
+    """The spec's dataset (file paths relative to the spec), checked against the model."""
+    base = Path(spec.source_map.file).parent
+    try:
+        data = load_dataset(spec.train.data, seed=spec.train.seed, base_dir=base)
+    except DataError as exc:
+        raise data_diagnostic(spec, exc) from None
+    check_data(spec, graph, data)
+    if data.input_names:  # named arrays: keep those the model reads, by input name
+        data = dataclasses.replace(data, x={name: data.x[name] for name in graph.inputs})
+    return data
 
 
-def _check_data(spec: ModelSpec, graph: Graph, data: Dataset) -> None:
-    """Raise a `SpecError` listing every way the dataset does not fit the model's input and output."""
-    problems = []
-    for key, ids in (("inputs", graph.inputs), ("outputs", graph.outputs)):
-        if len(ids) != 1:
-            message = (f"training needs a model with one input and one output; this one has {len(ids)} {key}. "
-                       f"{received(key, list(ids))}")
-            problems.append(Diagnostic(spec.source_map.locate((key,)), key, message))
-    if not problems:
-        problems += _check_input(spec, graph, data) + _check_output(spec, graph, data)
-    if problems:
-        raise SpecError(problems)
+def _run(spec: ModelSpec, graph: Graph, data: Dataset, stage: Path, out: Path, text: str, *,
+         resume: dict | None, verbose: int) -> RunResult:
+    start = time.perf_counter()
+    cfg = spec.train
+    model, history, metrics = _train_and_evaluate(spec, graph, data, stage, resume, verbose)
+    metrics.update(epochs=cfg.epochs, epochs_run=len(next(iter(history.values()), [])), seed=cfg.seed,
+                   params=int(model.count_params()), spec_sha256=_sha256(text), nnspec_version=_version(),
+                   seconds=round(time.perf_counter() - start, 3), resumed=resume is not None)
+    _write_run(stage, model, history, metrics, cfg)
+    return RunResult(out, metrics, history, model)
 
 
-def _data_diagnostic(spec: ModelSpec, message: str) -> Diagnostic:
-    path = ("train", "data")
-    return Diagnostic(spec.source_map.locate(path), format_path(path),
-                      f"{message} {received('data', spec.train.data.name)}")
+# --- data pipelines -----------------------------------------------------------------------------------------------
 
 
-def _check_input(spec: ModelSpec, graph: Graph, data: Dataset) -> list[Diagnostic]:
-    name = graph.inputs[0]
-    want = tuple(graph.node(name).spec.shape)
-    got = data.feature_shape
-    if len(want) == len(got) and all(w is None or w == g for w, g in zip(want, got)):
-        return []
-    fits = [n for n in _datasets_of_shape(want) if n != data.name]
-    fix = f"Use {' or '.join(fits)}, or change the input shape." if fits else "Change the input shape."
-    message = (f"dataset '{data.name}' gives inputs of shape {got} but input '{name}' has shape "
-               f"{_shape_str(want)}. {fix}")
-    return [_data_diagnostic(spec, message)]
+def _one_or_dict(values: dict, outputs: tuple[str, ...]):
+    """Keras takes a single-output model's loss, metrics and targets bare, and a multi-output model's by name."""
+    return values.get(outputs[0]) if len(outputs) == 1 else values
 
 
-def _check_output(spec: ModelSpec, graph: Graph, data: Dataset) -> list[Diagnostic]:
-    loss = spec.train.loss.name
-    if loss not in CLASSIFICATION:
-        return []
-    out = graph.node(graph.outputs[0])
-    units = out.out.shape[-1]
-    if loss == "binary_crossentropy":
-        if data.num_classes == 2 and units == 1:
-            return []
-        want = "2 classes and an output with 1 unit"
-    elif units == data.num_classes:
-        return []
-    else:
-        want = f"an output with {data.num_classes} units, one per class"
-    message = (f"dataset '{data.name}' has {data.num_classes} classes; {loss} needs {want}, but output "
-               f"'{out.id}' has shape {_shape_str(out.out.shape[1:])}.")
-    return [_data_diagnostic(spec, message)]
+def _targets(cfg: TrainSpec, outputs: tuple[str, ...], data: Dataset):
+    """The target of every output that has a loss, in the form its loss expects: integer labels for sparse
+    crossentropy, one-hot for categorical crossentropy, floats otherwise. Every output learns the dataset's one
+    target (auxiliary classifiers such as GoogLeNet's learn the same labels as the main head)."""
+    targets = {}
+    for name, loss in losses_by_output(cfg, outputs).items():
+        if loss.name == "sparse_categorical_crossentropy":
+            targets[name] = data.y
+        elif loss.name == "categorical_crossentropy":
+            targets[name] = np.eye(data.num_classes, dtype=np.float32)[data.y]
+        else:
+            targets[name] = data.y.astype(np.float32)
+    return _one_or_dict(targets, outputs)
 
 
-def _datasets_of_shape(shape: tuple) -> list[str]:
-    """Registered datasets whose examples (with default options) have `shape`, `None` matching any size."""
-    from pydantic import TypeAdapter
-
-    from nnspec.specs.train import Dataset as DataSpec
-
-    adapter = TypeAdapter(DataSpec)
-    names = []
-    for name in DATASETS:
-        got = feature_shape(adapter.validate_python({"name": name}))
-        if len(got) == len(shape) and all(w is None or w == g for w, g in zip(shape, got)):
-            names.append(name)
-    return names
+def steps_per_epoch(cfg: TrainSpec, n: int) -> int:
+    return max(math.ceil(n / cfg.batch_size), 1)
 
 
-def _shape_str(shape) -> str:
-    return str(tuple(shape))
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The order of the training examples in `epoch`: a permutation drawn from `(seed, epoch)` alone, so a run
+    resumed at any epoch sees the same batches as one that never stopped."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def _training_batches(cfg: TrainSpec, outputs: tuple[str, ...], data: Dataset, first_epoch: int):
+    """Batches for epochs `first_epoch .. cfg.epochs - 1`, one permutation per epoch, as one `tf.data` stream
+    (Keras keeps one iterator across epochs when given `steps_per_epoch`)."""
+    import tensorflow as tf
+
+    from nnspec.runtime.augment import augment_batches
+
+    orders = np.stack([epoch_order(cfg.seed, e, len(data)) for e in range(first_epoch, cfg.epochs)])
+    x = tf.nest.map_structure(tf.constant, data.x)
+    y = tf.nest.map_structure(tf.constant, _targets(cfg, outputs, data))
+    batch = cfg.batch_size
+    ds = tf.data.Dataset.from_tensor_slices(orders).flat_map(
+        lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch))
+    gather = lambda index: tf.nest.map_structure(lambda v: tf.gather(v, index), (x, y))  # noqa: E731
+    ds = ds.map(gather, num_parallel_calls=1, deterministic=True)
+    first_batch = first_epoch * steps_per_epoch(cfg, len(data))
+    ds = augment_batches(ds, cfg.augment, cfg.seed, data.num_classes or None, first_batch=first_batch)
+    return ds.prefetch(2)
+
+
+def _batches(cfg: TrainSpec, outputs: tuple[str, ...], data: Dataset):
+    """Batches of a held-out split, in order."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((data.x, _targets(cfg, outputs, data)))
+    return ds.batch(cfg.batch_size).prefetch(2)
 
 
 # --- training -----------------------------------------------------------------------------------------------------
@@ -173,84 +219,88 @@ def _seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()  # NOTE: process-wide; cheap on CPU
 
 
-def _optimizer(cfg):
-    """The Keras optimizer a spec's `optimizer:` names."""
+@contextlib.contextmanager
+def _precision(policy: str):
+    """Build and train under a Keras mixed-precision policy, restoring the previous one afterwards."""
     import keras
 
-    o = cfg.optimizer
-    if o.name == "sgd":
-        return keras.optimizers.SGD(o.learning_rate, momentum=o.momentum, nesterov=o.nesterov,
-                                    weight_decay=o.weight_decay)
-    if o.name == "rmsprop":
-        return keras.optimizers.RMSprop(o.learning_rate, momentum=o.momentum, weight_decay=o.weight_decay)
-    if o.name == "adamw":
-        decay = 0.004 if o.weight_decay is None else o.weight_decay
-        return keras.optimizers.AdamW(o.learning_rate, weight_decay=decay)
-    return keras.optimizers.Adam(o.learning_rate, weight_decay=o.weight_decay)
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
-def _loss(cfg):
-    """The Keras loss a spec's `loss:` names (`from_logits` for the classification losses)."""
+def _callbacks(cfg: TrainSpec, stage: Path, history: dict, resume: dict | None, train_batches) -> list:
+    """The Keras callbacks the spec asks for, with the checkpoint last (it restores the others' state)."""
     import keras
 
-    classes = {
-        "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
-        "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
-        "binary_crossentropy": keras.losses.BinaryCrossentropy,
-        "mean_squared_error": keras.losses.MeanSquaredError,
-        "mean_absolute_error": keras.losses.MeanAbsoluteError,
-        "huber": keras.losses.Huber,
-    }
-    cls = classes[cfg.loss.name]
-    return cls(from_logits=cfg.loss.from_logits) if cfg.loss.name in CLASSIFICATION else cls()
+    from nnspec.runtime.keras_ext.callbacks import Checkpoint, StochasticWeightAveraging
+
+    stateful = []
+    if cfg.early_stopping is not None:
+        e = cfg.early_stopping
+        stateful.append(keras.callbacks.EarlyStopping(monitor=e.monitor, patience=e.patience,
+                                                      min_delta=e.min_delta,
+                                                      restore_best_weights=e.restore_best_weights))
+    if cfg.reduce_on_plateau is not None:
+        r = cfg.reduce_on_plateau
+        stateful.append(keras.callbacks.ReduceLROnPlateau(monitor=r.monitor, factor=r.factor, patience=r.patience,
+                                                          min_delta=r.min_delta, min_lr=r.min_learning_rate))
+    if cfg.swa is not None:
+        stateful.append(StochasticWeightAveraging(cfg.swa.start_epoch, cfg.swa.every_epochs, train_batches))
+    logs = []
+    if cfg.logs.csv:
+        logs.append(keras.callbacks.CSVLogger(str(stage / "history.csv"), append=resume is not None))
+    if cfg.logs.tensorboard:
+        logs.append(keras.callbacks.TensorBoard(log_dir=str(stage / "tensorboard")))
+    checkpoint = Checkpoint(stage / CHECKPOINT_DIR, stateful, history, resume)
+    return [*logs, *stateful, checkpoint]
 
 
-def _targets(cfg, data: Dataset) -> np.ndarray:
-    """Labels in the form the loss expects: one-hot for categorical crossentropy, floats for the others."""
-    if cfg.loss.name == "sparse_categorical_crossentropy":
-        return data.y
-    if cfg.loss.name == "categorical_crossentropy":
-        return np.eye(data.num_classes, dtype=np.float32)[data.y]
-    return data.y.astype(np.float32)
-
-
-def _batches(cfg: TrainSpec, data: Dataset, *, shuffle: bool = False):
-    """A `tf.data` pipeline of `(x, target)` batches, reshuffled every epoch in an order fixed by the seed.
-
-    NOTE: built once and handed to Keras: numpy arrays make Keras rebuild a pipeline every epoch and every
-    `evaluate`, which costs more than a whole epoch of a small model.
-    """
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices((data.x, _targets(cfg, data)))
-    if shuffle:
-        ds = ds.shuffle(len(data), seed=cfg.seed, reshuffle_each_iteration=True)
-    return ds.batch(cfg.batch_size)
-
-
-def _train_and_evaluate(graph: Graph, cfg: TrainSpec, data: Dataset, epochs: int, verbose: int):
-    """Split the data, build and fit the model, and evaluate it on every split: `(model, history, metrics)`."""
+def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Path, resume: dict | None,
+                        verbose: int):
+    """Split the data, build, fit (from the checkpoint's next epoch when resuming) and evaluate the model on
+    every split: `(model, history, metrics)`."""
     from nnspec.runtime.keras_build import build_keras
 
-    train, test = split(data, cfg.test_split, cfg.seed)  # NOTE: preprocessing is fitted here, on train only
-    train, val = split(train, cfg.validation_split, cfg.seed)
+    cfg = spec.train
+    train_part, test = split(data, cfg.test_split, cfg.seed)  # NOTE: preprocessing is fitted on train only
+    train_part, val = split(train_part, cfg.validation_split, cfg.seed)
+    outputs = graph.outputs
+    steps = steps_per_epoch(cfg, len(train_part))
+    first_epoch = resume["meta"]["epochs_done"] if resume else 0
+    history = {k: list(v) for k, v in resume["meta"]["history"].items()} if resume else {}
+    try:
+        batches = _training_batches(cfg, outputs, train_part, first_epoch)
+    except DataError as exc:  # augmentation that does not fit the data
+        raise data_diagnostic(spec, exc) from None
     _seed_everything(cfg.seed)
-    model = build_keras(graph, seed=cfg.seed)
-    model.compile(optimizer=_optimizer(cfg), loss=_loss(cfg), metrics=list(cfg.metrics))
-    fitted = model.fit(_batches(cfg, train, shuffle=True), epochs=epochs, verbose=verbose, shuffle=False,
-                       validation_data=_batches(cfg, val) if len(val) else None)
-    history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
-    metrics = {part: _evaluate(model, cfg, d) for part, d in (("train", train), ("validation", val), ("test", test))}
-    metrics["data"] = {"name": data.name, "train": len(train), "validation": len(val), "test": len(test),
-                       "preprocessing": train.preprocessing}
+    with _precision(cfg.precision):
+        model = build_keras(graph, seed=cfg.seed)
+        model.compile(optimizer=make_optimizer(cfg, steps), loss=_one_or_dict(make_losses(cfg, outputs), outputs),
+                      loss_weights=loss_weights(cfg, outputs) if len(outputs) > 1 else None,
+                      metrics=_one_or_dict(make_metrics(cfg, outputs), outputs), jit_compile=cfg.jit_compile)
+        callbacks = _callbacks(cfg, stage, history, resume, _batches(cfg, outputs, train_part))
+        if first_epoch < cfg.epochs:
+            model.fit(batches, epochs=cfg.epochs,
+                      initial_epoch=first_epoch, steps_per_epoch=steps, verbose=verbose, callbacks=callbacks, shuffle=False,
+                      validation_data=_batches(cfg, outputs, val) if len(val) else None)
+        if cfg.optimizer.ema is not None:  # finish with the averaged weights
+            model.optimizer.finalize_variable_values(model.trainable_variables)
+        metrics = {part: _evaluate(model, cfg, outputs, d)
+                   for part, d in (("train", train_part), ("validation", val), ("test", test))}
+    metrics["data"] = {"name": data.name, "train": len(train_part), "validation": len(val), "test": len(test),
+                       "preprocessing": train_part.preprocessing}
     return model, history, metrics
 
 
-def _evaluate(model, cfg: TrainSpec, data: Dataset) -> dict:
+def _evaluate(model, cfg: TrainSpec, outputs: tuple[str, ...], data: Dataset) -> dict:
     """Loss and metrics on one split (`{}` for an empty split)."""
     if not len(data):
         return {}
-    logs = model.evaluate(_batches(cfg, data), verbose=0, return_dict=True)
+    logs = model.evaluate(_batches(cfg, outputs, data), verbose=0, return_dict=True)
     return {k: float(v) for k, v in logs.items()}
 
 
@@ -269,11 +319,18 @@ def _spec_text(spec: ModelSpec, epochs: int) -> str:
     return to_yaml(data, f"Generated by nnspec train: {spec.source_map.file} resolved, train.epochs = {epochs}.")
 
 
-def _write_run(stage: Path, model, text: str, history: dict, metrics: dict) -> None:
+def _write_run(stage: Path, model, history: dict, metrics: dict, cfg: TrainSpec) -> None:
+    """The run's files (spec.yaml is already there). The checkpoint goes: a finished run needs none."""
+    import shutil
+
     model.save(stage / "model.keras")
-    (stage / "spec.yaml").write_text(text, encoding="utf-8")
     (stage / "history.json").write_text(json.dumps(history, indent=2) + "\n", encoding="utf-8")
     (stage / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    if cfg.logs.curves and history:
+        from nnspec.runtime.plots import plot_history
+
+        plot_history(history, stage / "curves.png")
+    shutil.rmtree(stage / CHECKPOINT_DIR, ignore_errors=True)
 
 
 def _sha256(text: str) -> str:

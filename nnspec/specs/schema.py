@@ -246,18 +246,22 @@ def _node_keys(docs: dict[str, str]) -> dict:
 
 
 def _train_short_forms(defs: dict) -> None:
-    """`data: digits`, `loss: huber`, `optimizer: adam`: these train fields take a bare name."""
+    """`data: digits`, `loss: huber`, `optimizer: adam`, `schedule: cosine`: these train fields take a bare
+    name; `loss` may also map output ids to losses; `early_stopping: true` turns a callback on."""
     train = defs["TrainSpec"]["properties"]
-    members = [m["$ref"] for m in train["data"].pop("oneOf")]
-    for ref in members:  # a dataset's `name` says what the dataset is
-        member = defs[ref.removeprefix(_REF)]
-        summary = member["description"].splitlines()[0]
-        member["properties"]["name"].setdefault("description", summary)
-    cases = {_names(defs, ref)[0]: ref for ref in members}
-    defs["Dataset"] = _tagged_union("name", cases, "A dataset by name, with its options.",
-                                    "Which dataset.")
-    train["data"]["allOf"] = [{"$ref": _REF + "Dataset"}]
-    for key in SHORT_FORMS:
+    for key, union, what in (("data", "Dataset", "dataset"), ("schedule", "Schedule", "schedule")):
+        members = [m["$ref"] for m in train[key].pop("oneOf")]
+        for ref in members:  # a member's `name` says what it is
+            member = defs[ref.removeprefix(_REF)]
+            summary = member["description"].splitlines()[0]
+            member["properties"]["name"].setdefault("description", summary)
+        cases = {_names(defs, ref)[0]: ref for ref in members}
+        defs[union] = _tagged_union("name", cases, f"A {what} by name, with its options.", f"Which {what}.")
+        train[key]["allOf"] = [{"$ref": _REF + union}]
+    loss = train["loss"]
+    loss["allOf"] = [{"$ref": _REF + "Loss"}]
+    per_output = next(m for m in loss.pop("oneOf") if m.get("type") == "object")
+    for key in (*SHORT_FORMS, "schedule"):
         field = train[key]
         target = next(s["$ref"] for s in field.pop("allOf"))
         notes = {k: field[k] for k in _NOTES if k in field}
@@ -266,6 +270,12 @@ def _train_short_forms(defs: dict) -> None:
         name.setdefault("description", field["description"])
         names = {"type": "string", "enum": _names(defs, target)}
         train[key] = {**notes, "if": {"type": "string"}, "then": names, "else": {"$ref": target}}
+    # `loss: {logits: huber, aux: {name: mse, weight: 0.3}}`: an object without `name` maps outputs to losses
+    one = train["loss"]["else"]
+    per_output["additionalProperties"] = {"if": {"type": "string"}, "then": train["loss"]["then"], "else": one}
+    train["loss"]["else"] = {"if": {"type": "object", "required": ["name"]}, "then": one, "else": per_output}
+    for key in ("early_stopping", "reduce_on_plateau", "swa"):
+        train[key]["if"] = {"type": ["null", "boolean"]}
 
 
 def _names(defs: dict, ref: str) -> list:

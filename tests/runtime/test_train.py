@@ -12,8 +12,10 @@ import pytest
 from nnspec.errors import RunDirError, SpecError
 from nnspec.runtime.data import load_dataset, split
 from nnspec.runtime.run_dir import FILES
+
+LOGS = ("history.csv", "curves.png")  # train.logs defaults
 from nnspec.specs.load import load_spec
-from nnspec.specs.train import Digits, DigitsFlat, Iris, SineWaves
+from nnspec.specs.data import Digits, DigitsFlat, Iris, SineWaves
 from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.keras
@@ -132,7 +134,7 @@ def test_same_seed_gives_identical_weights(tiny):
 
 def test_run_dir_holds_the_model_spec_history_and_metrics(tiny):
     spec_path, run, _ = tiny
-    assert sorted(os.listdir(run.run_dir)) == sorted(FILES)
+    assert sorted(os.listdir(run.run_dir)) == sorted([*FILES, *LOGS])
     metrics = json.loads((run.run_dir / "metrics.json").read_text())
     history = json.loads((run.run_dir / "history.json").read_text())
     assert metrics == run.metrics and history == run.history
@@ -163,7 +165,7 @@ def test_existing_run_dir_needs_force(tiny, tmp_path):
     assert sorted(os.listdir(tmp_path)) == before and os.listdir(out) == ["metrics.json"]
     assert (out / "metrics.json").read_text() == "old"
     run = _train(spec_path, out, epochs=1, force=True)
-    assert sorted(os.listdir(out)) == sorted(FILES) and sorted(os.listdir(tmp_path)) == before
+    assert sorted(os.listdir(out)) == sorted([*FILES, *LOGS]) and sorted(os.listdir(tmp_path)) == before
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 1 == run.metrics["epochs"]
 
 

@@ -1,0 +1,106 @@
+"""What training optimizes and reports: Keras losses, metrics and optimizers from a spec's `train:` section.
+
+    model.compile(optimizer=make_optimizer(cfg, steps_per_epoch), loss=make_losses(cfg, outputs),
+                  loss_weights=loss_weights(cfg, outputs), metrics=make_metrics(cfg, outputs))
+"""
+
+from __future__ import annotations
+
+from nnspec.specs.train import CROSSENTROPY, Loss, TrainSpec
+
+
+def losses_by_output(cfg: TrainSpec, outputs: tuple[str, ...]) -> dict[str, Loss]:
+    """The loss of each output that has one: a single loss applies to every output."""
+    if isinstance(cfg.loss, Loss):
+        return {name: cfg.loss for name in outputs}
+    return {name: cfg.loss[name] for name in outputs if name in cfg.loss}
+
+
+def make_loss(spec: Loss):
+    """The Keras loss object for one `Loss`."""
+    import keras
+
+    if spec.name in CROSSENTROPY:
+        cls = {"sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
+               "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+               "binary_crossentropy": keras.losses.BinaryCrossentropy}[spec.name]
+        kwargs = {"from_logits": spec.from_logits}
+        if spec.name != "sparse_categorical_crossentropy":
+            kwargs["label_smoothing"] = spec.label_smoothing
+        return cls(**kwargs)
+    if spec.name == "huber":
+        return keras.losses.Huber(delta=spec.delta)
+    if spec.name == "contrastive":
+        from nnspec.runtime.keras_ext.losses import ContrastiveLoss
+
+        return ContrastiveLoss(margin=spec.margin)
+    return {
+        "mean_squared_error": keras.losses.MeanSquaredError, "mean_absolute_error": keras.losses.MeanAbsoluteError,
+        "hinge": keras.losses.Hinge, "squared_hinge": keras.losses.SquaredHinge,
+        "kl_divergence": keras.losses.KLDivergence, "cosine_similarity": keras.losses.CosineSimilarity,
+    }[spec.name]()
+
+
+def make_losses(cfg: TrainSpec, outputs: tuple[str, ...]) -> dict:
+    """`{output id: Keras loss}`, for `model.compile(loss=...)` (outputs without a loss are left out)."""
+    return {name: make_loss(spec) for name, spec in losses_by_output(cfg, outputs).items()}
+
+
+def loss_weights(cfg: TrainSpec, outputs: tuple[str, ...]) -> dict[str, float]:
+    return {name: spec.weight for name, spec in losses_by_output(cfg, outputs).items()}
+
+
+def make_metric(name: str, loss: Loss | None):
+    """A Keras metric by the spec's name; `accuracy` follows the loss (sparse, categorical or binary)."""
+    import keras
+
+    m = keras.metrics
+    if name == "accuracy":
+        if loss is None or loss.name == "sparse_categorical_crossentropy":
+            return m.SparseCategoricalAccuracy(name="accuracy")
+        if loss.name == "categorical_crossentropy":
+            return m.CategoricalAccuracy(name="accuracy")
+        return m.BinaryAccuracy(name="accuracy", threshold=0.0 if loss.from_logits else 0.5)
+    if name == "top5_accuracy":
+        sparse = loss is None or loss.name == "sparse_categorical_crossentropy"
+        cls = m.SparseTopKCategoricalAccuracy if sparse else m.TopKCategoricalAccuracy
+        return cls(k=5, name="top5_accuracy")
+    logits = bool(loss is not None and loss.from_logits)
+    return {
+        "auc": lambda: m.AUC(name="auc", from_logits=logits),
+        "precision": lambda: m.Precision(name="precision", thresholds=0.0 if logits else 0.5),
+        "recall": lambda: m.Recall(name="recall", thresholds=0.0 if logits else 0.5),
+        "mae": lambda: m.MeanAbsoluteError(name="mae"),
+        "mse": lambda: m.MeanSquaredError(name="mse"),
+        "rmse": lambda: m.RootMeanSquaredError(name="rmse"),
+    }[name]()
+
+
+def make_metrics(cfg: TrainSpec, outputs: tuple[str, ...]) -> dict[str, list]:
+    """`{output id: [Keras metrics]}` for `model.compile(metrics=...)`."""
+    losses = losses_by_output(cfg, outputs)
+    wanted = cfg.metrics if isinstance(cfg.metrics, dict) else {name: cfg.metrics for name in outputs}
+    return {name: [make_metric(metric, losses.get(name)) for metric in metrics]
+            for name, metrics in wanted.items() if name in outputs and metrics}
+
+
+def make_optimizer(cfg: TrainSpec, steps_per_epoch: int):
+    """The Keras optimizer of `train.optimizer`, with the learning-rate schedule of `train.schedule`."""
+    import keras
+
+    from nnspec.runtime.keras_ext.schedules import learning_rate
+
+    o = cfg.optimizer
+    common = dict(learning_rate=learning_rate(cfg, steps_per_epoch), weight_decay=o.weight_decay,
+                  clipnorm=o.clipnorm, global_clipnorm=o.global_clipnorm, clipvalue=o.clipvalue,
+                  use_ema=o.ema is not None, ema_momentum=o.ema or 0.99)
+    opt = keras.optimizers
+    if o.name == "sgd":
+        return opt.SGD(momentum=o.momentum, nesterov=o.nesterov, **common)
+    if o.name == "rmsprop":
+        return opt.RMSprop(momentum=o.momentum, **common)
+    if o.name == "adamw":
+        common["weight_decay"] = 0.004 if o.weight_decay is None else o.weight_decay
+        return opt.AdamW(**common)
+    return {"adam": opt.Adam, "adagrad": opt.Adagrad, "adadelta": opt.Adadelta, "nadam": opt.Nadam,
+            "lion": opt.Lion}[o.name](**common)
