@@ -98,7 +98,7 @@ class LayerDef:
     inputs_hint: str = ""
     """What the inputs are, in order, for arity diagnostics (e.g. `sequence, initial h, initial c`)."""
     outputs: Callable[[Any], tuple[str, ...]] | None = None
-    """Names of the op's outputs, given its spec, for ops with several (`max_pool2d` with `return_indices`
+    """Names of the op's outputs, given its spec, for ops with several (`max_pool2d_with_indices`
     gives `output, indices`). Consumers read them as `id:name`; a plain id is the first. When the spec has
     more than one, `infer_shape` returns one `TensorType` per output instead of a shape."""
     outputs_hint: str = ""

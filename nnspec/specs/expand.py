@@ -150,6 +150,7 @@ class _Expander:
         else:
             base = str(local_id)
         last = sources[0] if sources else prev
+        prev_copy = None
         for k in range(repeat):
             scope = {**env.scope, "index": k, "repeats": repeat} if "repeat" in item else env.scope
             if base is None:
@@ -158,7 +159,7 @@ class _Expander:
                 # NOTE: any `repeat:` numbers its copies, even a repeat of 1, so ids do not depend on the count.
                 numbered = "repeat" in item
                 copy_id = base + ("_" if base[-1].isdigit() else "") + str(k + 1) if numbered else base
-            inputs = sources if k == 0 else [last]
+            inputs = sources if k == 0 else self._chained(item, label, kind, prev_copy, last, sources, env, where)
             if not self._when(item, where, scope, env):
                 last = inputs[0] if inputs else last
                 env.table[copy_id] = last
@@ -169,9 +170,23 @@ class _Expander:
             else:
                 last = self.expand_block(item, label, copy_id, inputs, where, scope, env, note)
             env.table[copy_id] = last
+            prev_copy = copy_id
         if base is not None and "repeat" in item:
             env.table[base] = last
         return last
+
+    def _chained(self, item, label, kind, prev_copy, last, sources, env, where) -> list:
+        """The inputs of a repeated copy after the first: the previous copy's outputs (all of a block's
+        `outputs:`, in order) in place of its first inputs, and the rest of `from` unchanged, so a block that
+        updates nodes and edges over a fixed edge list repeats as `from: [nodes, edges, senders, receivers]`."""
+        outputs = []
+        if kind == "block" and prev_copy is not None:
+            block = (self.data.get("blocks") or {}).get(label)
+            outputs = [str(o) for o in (block.get("outputs") or [])] if isinstance(block, dict) else []
+        if len(outputs) < 2:
+            return [last, *sources[1:]]
+        chained = [last] + [_Ref.parse(f"{prev_copy}.{o}", env.table, where) for o in outputs[1:]]
+        return chained + sources[len(outputs):]
 
     def _no_op(self, item, where, env, prev, counters, taken):
         # Let pydantic report the missing `op` at this node: emit it as written, with resolved ids.

@@ -192,7 +192,7 @@ def test_gcn_forward_is_kipf_and_welling_eq_9():
 
 def _mlp(model, name, x):
     for layer in ("mlp1", "mlp2"):
-        w, b = _weights(model, f"{name}.{layer}")
+        w, b = _weights(model, f"{name}{layer}")
         x = _relu(x @ w + b)
     return x
 
@@ -218,17 +218,21 @@ def test_graph_network_forward_is_algorithm_1_step_by_step(aggregate):
     w, b = _weights(model, "edge_enc")
     e = _relu(e @ w + b)
     for step in (1, 2):
-        e = _mlp(model, f"edges{step}",
+        e = _mlp(model, f"gn{step}.edge_",
                  np.concatenate([e, _gather_ref(v, receivers), _gather_ref(v, senders)], axis=-1))
         incoming = _scatter_ref(e, receivers, 6, aggregate)
-        v = _mlp(model, f"nodes{step}", np.concatenate([incoming, v], axis=-1))
+        v = _mlp(model, f"gn{step}.node_", np.concatenate([incoming, v], axis=-1))
     w, b = _weights(model, "classes")
     np.testing.assert_allclose(got, _softmax(v @ w + b), atol=1e-5)
 
 
-def test_graph_network_steps_out_of_range_are_diagnosed():
-    with pytest.raises(NnspecError, match="steps_must_be_1_to_4"):
-        nnspec.load_spec("zoo:graph_network", ["params.steps=5"])
+def test_graph_network_steps_are_repeated_gn_blocks():
+    for steps in (1, 6):
+        spec = nnspec.load_spec("zoo:graph_network", [f"params.steps={steps}", "expect.params=null"])
+        info = nnspec.summary(spec)
+        assert info["params"] == 5860 + (steps - 3) * 1856  # one GN block's weights per step (header)
+    with pytest.raises(NnspecError, match="repeat"):
+        nnspec.load_spec("zoo:graph_network", ["params.steps=0"])
 
 
 @pytest.mark.keras

@@ -211,3 +211,32 @@ def test_share_with_inputs_of_another_shape_is_a_shape_error():
     text = SIAMESE.replace("b: {shape: [6]}", "b: {shape: [7]}")
     with pytest.raises(CompileError, match="shares weights with 'one.h'"):
         compile_spec(parse_spec(text))
+
+
+def test_a_repeated_op_with_several_inputs_keeps_the_later_ones():
+    text = HEADER.replace("{x: {shape: [8, 8, 3]}}", "{x: {shape: [4]}, bias: {shape: [4]}}") + """
+nodes:
+  - {id: acc, op: add, from: [x, bias], repeat: 3}
+"""
+    assert edges(text) == {"acc1": ("x", "bias"), "acc2": ("acc1", "bias"), "acc3": ("acc2", "bias")}
+
+
+def test_a_repeated_block_passes_all_its_outputs_on_and_keeps_the_fixed_inputs():
+    text = HEADER.replace("{x: {shape: [8, 8, 3]}}", "{nodes: {shape: [4]}, edges: {shape: [4]}, fixed: {shape: [4]}}") + """
+blocks:
+  step:
+    inputs: [v, e, k]
+    outputs: [v2, e2]
+    nodes:
+      - {id: e2, op: add, from: [e, v, k]}
+      - {id: v2, op: add, from: [v, e2]}
+nodes:
+  - {id: gn, block: step, from: [nodes, edges, fixed], repeat: 3}
+  - {id: out, op: concatenate, from: [gn, gn3.e2]}
+"""
+    got = edges(text)
+    assert got["gn1.e2"] == ("edges", "nodes", "fixed")
+    assert got["gn2.e2"] == ("gn1.e2", "gn1.v2", "fixed") and got["gn2.v2"] == ("gn1.v2", "gn2.e2")
+    assert got["gn3.e2"] == ("gn2.e2", "gn2.v2", "fixed")
+    assert got["out"] == ("gn3.v2", "gn3.e2")
+    assert compile_spec(parse_spec(text)).node("out").out.shape == (None, 8)
