@@ -60,19 +60,21 @@ def build_keras(spec: SpecLike, *, seed: int | None = None):
     return _build(compile_spec(spec), seed=seed)
 
 
-def train(spec: SpecLike, out: str | Path, *, epochs: int | None = None, force: bool = False, verbose: int = 1):
-    """Train from the spec's `train:` section and write a run directory; returns the `RunResult`."""
+def train(spec: SpecLike, out: str | Path, *, epochs: int | None = None, force: bool = False, verbose: int = 1,
+          callbacks: list | None = None):
+    """Train from the spec's `train:` section and write a run directory; returns the `RunResult`. `callbacks`
+    are extra Keras callbacks that observe the run (progress, timing)."""
     from nnspec.runtime.train import train as _train
 
-    return _train(_spec(spec), Path(out), epochs=epochs, force=force, verbose=verbose)
+    return _train(_spec(spec), Path(out), epochs=epochs, force=force, verbose=verbose, callbacks=callbacks)
 
 
-def resume(out: str | Path, *, verbose: int = 1):
+def resume(out: str | Path, *, verbose: int = 1, callbacks: list | None = None):
     """Continue an interrupted `train` to `out` from its last checkpoint; returns the `RunResult`. The result
     equals that of a run that was never interrupted."""
     from nnspec.runtime.train import resume as _resume
 
-    return _resume(Path(out), verbose=verbose)
+    return _resume(Path(out), verbose=verbose, callbacks=callbacks)
 
 
 def export_onnx(source: SpecLike, out: str | Path, *, opset: int | None = None, atol: float = 1e-4):

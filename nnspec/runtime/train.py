@@ -48,7 +48,7 @@ class RunResult:
 
 
 def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool = False,
-          verbose: int = 1) -> RunResult:
+          verbose: int = 1, callbacks: list | None = None) -> RunResult:
     """Train `spec` as its `train:` section says and write the run directory `out`.
 
     Args:
@@ -58,6 +58,8 @@ def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool 
             Defaults to the spec's value.
         force: Replace `out` (and discard an interrupted run waiting there). Defaults to `False`.
         verbose: Keras progress output (0 silent, 1 progress bar, 2 one line per epoch). Defaults to `1`.
+        callbacks: Extra Keras callbacks (progress hooks, timing); they observe the run, the spec still
+            defines it. Defaults to none.
 
     Returns:
         The `RunResult`.
@@ -80,10 +82,10 @@ def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool 
     data = _load_data(spec, graph)
     with training_dir(Path(out), force=force) as stage:
         (stage / "spec.yaml").write_text(text, encoding="utf-8")
-        return _run(spec, graph, data, stage, Path(out), text, resume=None, verbose=verbose)
+        return _run(spec, graph, data, stage, Path(out), text, resume=None, verbose=verbose, extra=callbacks)
 
 
-def resume(out: Path, *, verbose: int = 1) -> RunResult:
+def resume(out: Path, *, verbose: int = 1, callbacks: list | None = None) -> RunResult:
     """Continue an interrupted run to `out` from its last checkpoint, and finish it as `train` would have.
 
     Raises:
@@ -103,7 +105,7 @@ def resume(out: Path, *, verbose: int = 1) -> RunResult:
         text = (stage / "spec.yaml").read_text(encoding="utf-8")
         graph = compile_spec(spec)
         data = _load_data(spec, graph)
-        return _run(spec, graph, data, stage, out, text, resume=checkpoint, verbose=verbose)
+        return _run(spec, graph, data, stage, out, text, resume=checkpoint, verbose=verbose, extra=callbacks)
 
 
 def _truncate_csv(path: Path, epochs: int) -> None:
@@ -135,10 +137,10 @@ def _load_data(spec: ModelSpec, graph: Graph) -> Dataset:
 
 
 def _run(spec: ModelSpec, graph: Graph, data: Dataset, stage: Path, out: Path, text: str, *,
-         resume: dict | None, verbose: int) -> RunResult:
+         resume: dict | None, verbose: int, extra: list | None) -> RunResult:
     start = time.perf_counter()
     cfg = spec.train
-    model, history, metrics = _train_and_evaluate(spec, graph, data, stage, resume, verbose)
+    model, history, metrics = _train_and_evaluate(spec, graph, data, stage, resume, verbose, extra or [])
     metrics.update(epochs=cfg.epochs, epochs_run=len(next(iter(history.values()), [])), seed=cfg.seed,
                    params=int(model.count_params()), spec_sha256=_sha256(text), nnspec_version=_version(),
                    seconds=round(time.perf_counter() - start, 3), resumed=resume is not None)
@@ -260,7 +262,7 @@ def _callbacks(cfg: TrainSpec, stage: Path, history: dict, resume: dict | None, 
 
 
 def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Path, resume: dict | None,
-                        verbose: int):
+                        verbose: int, extra: list):
     """Split the data, build, fit (from the checkpoint's next epoch when resuming) and evaluate the model on
     every split: `(model, history, metrics)`."""
     from nnspec.runtime.keras_build import build_keras
@@ -282,7 +284,7 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
         model.compile(optimizer=make_optimizer(cfg, steps), loss=_one_or_dict(make_losses(cfg, outputs), outputs),
                       loss_weights=loss_weights(cfg, outputs) if len(outputs) > 1 else None,
                       metrics=_one_or_dict(make_metrics(cfg, outputs), outputs), jit_compile=cfg.jit_compile)
-        callbacks = _callbacks(cfg, stage, history, resume, _batches(cfg, outputs, train_part))
+        callbacks = [*extra, *_callbacks(cfg, stage, history, resume, _batches(cfg, outputs, train_part))]
         if first_epoch < cfg.epochs:
             model.fit(batches, epochs=cfg.epochs,
                       initial_epoch=first_epoch, steps_per_epoch=steps, verbose=verbose, callbacks=callbacks, shuffle=False,

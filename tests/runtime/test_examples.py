@@ -24,8 +24,8 @@ def test_example_trains_and_exports_with_parity(name, tmp_path):
     assert model.count_params() == info["params"]
 
     run = nnspec.train(spec, tmp_path / "run", epochs=2, verbose=0)
-    assert sorted(p.name for p in run.run_dir.iterdir()) == ["history.json", "metrics.json", "model.keras",
-                                                              "spec.yaml"]
+    assert sorted(p.name for p in run.run_dir.iterdir()) == ["curves.png", "history.csv", "history.json",
+                                                              "metrics.json", "model.keras", "spec.yaml"]
     history = json.loads((run.run_dir / "history.json").read_text())
     assert len(history["loss"]) == 2
     assert set(run.metrics) >= {"train", "validation", "test"}
