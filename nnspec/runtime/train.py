@@ -27,7 +27,6 @@ from nnspec.compiler.ir import Graph
 from nnspec.compiler.pipeline import compile_spec
 from nnspec.errors import Diagnostic, NnspecError, RunDirError, SpecError
 from nnspec.runtime.data import DataError, Dataset, load_dataset, split
-from nnspec.runtime.objectives import loss_weights, losses_by_output, make_losses, make_metrics, make_optimizer
 from nnspec.runtime.run_dir import training_dir
 from nnspec.runtime.train_checks import check_data, data_diagnostic
 from nnspec.specs.model import ModelSpec
@@ -130,7 +129,7 @@ def _load_data(spec: ModelSpec, graph: Graph) -> Dataset:
         data = load_dataset(spec.train.data, seed=spec.train.seed, base_dir=base)
     except DataError as exc:
         raise data_diagnostic(spec, exc) from None
-    check_data(spec, graph, data)
+    check_data(spec, graph, data, base)
     if data.input_names:  # named arrays: keep those the model reads, by input name
         data = dataclasses.replace(data, x={name: data.x[name] for name in graph.inputs})
     return data
@@ -140,35 +139,16 @@ def _run(spec: ModelSpec, graph: Graph, data: Dataset, stage: Path, out: Path, t
          resume: dict | None, verbose: int, extra: list | None) -> RunResult:
     start = time.perf_counter()
     cfg = spec.train
-    model, history, metrics = _train_and_evaluate(spec, graph, data, stage, resume, verbose, extra or [])
+    models, history, metrics = _train_and_evaluate(spec, graph, data, stage, resume, verbose, extra or [])
+    model = models["model"]
     metrics.update(epochs=cfg.epochs, epochs_run=len(next(iter(history.values()), [])), seed=cfg.seed,
                    params=int(model.count_params()), spec_sha256=_sha256(text), nnspec_version=_version(),
                    seconds=round(time.perf_counter() - start, 3), resumed=resume is not None)
-    _write_run(stage, model, history, metrics, cfg)
+    _write_run(stage, models, history, metrics, cfg)
     return RunResult(out, metrics, history, model)
 
 
 # --- data pipelines -----------------------------------------------------------------------------------------------
-
-
-def _one_or_dict(values: dict, outputs: tuple[str, ...]):
-    """Keras takes a single-output model's loss, metrics and targets bare, and a multi-output model's by name."""
-    return values.get(outputs[0]) if len(outputs) == 1 else values
-
-
-def _targets(cfg: TrainSpec, outputs: tuple[str, ...], data: Dataset):
-    """The target of every output that has a loss, in the form its loss expects: integer labels for sparse
-    crossentropy, one-hot for categorical crossentropy, floats otherwise. Every output learns the dataset's one
-    target (auxiliary classifiers such as GoogLeNet's learn the same labels as the main head)."""
-    targets = {}
-    for name, loss in losses_by_output(cfg, outputs).items():
-        if loss.name == "sparse_categorical_crossentropy":
-            targets[name] = data.y
-        elif loss.name == "categorical_crossentropy":
-            targets[name] = np.eye(data.num_classes, dtype=np.float32)[data.y]
-        else:
-            targets[name] = data.y.astype(np.float32)
-    return _one_or_dict(targets, outputs)
 
 
 def steps_per_epoch(cfg: TrainSpec, n: int) -> int:
@@ -181,7 +161,7 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def _training_batches(cfg: TrainSpec, outputs: tuple[str, ...], data: Dataset, first_epoch: int):
+def _training_batches(cfg: TrainSpec, targets, data: Dataset, first_epoch: int):
     """Batches for epochs `first_epoch .. cfg.epochs - 1`, one permutation per epoch, as one `tf.data` stream
     (Keras keeps one iterator across epochs when given `steps_per_epoch`)."""
     import tensorflow as tf
@@ -190,7 +170,7 @@ def _training_batches(cfg: TrainSpec, outputs: tuple[str, ...], data: Dataset, f
 
     orders = np.stack([epoch_order(cfg.seed, e, len(data)) for e in range(first_epoch, cfg.epochs)])
     x = tf.nest.map_structure(tf.constant, data.x)
-    y = tf.nest.map_structure(tf.constant, _targets(cfg, outputs, data))
+    y = tf.nest.map_structure(tf.constant, targets)
     batch = cfg.batch_size
     ds = tf.data.Dataset.from_tensor_slices(orders).flat_map(
         lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch))
@@ -201,11 +181,11 @@ def _training_batches(cfg: TrainSpec, outputs: tuple[str, ...], data: Dataset, f
     return ds.prefetch(2)
 
 
-def _batches(cfg: TrainSpec, outputs: tuple[str, ...], data: Dataset):
-    """Batches of a held-out split, in order."""
+def _batches(cfg: TrainSpec, targets, data: Dataset):
+    """Batches of a split, in order (held-out data, or training data for evaluation)."""
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((data.x, _targets(cfg, outputs, data)))
+    ds = tf.data.Dataset.from_tensor_slices((data.x, targets) if targets is not None else data.x)
     return ds.batch(cfg.batch_size).prefetch(2)
 
 
@@ -234,7 +214,8 @@ def _precision(policy: str):
         keras.config.set_dtype_policy(before)
 
 
-def _callbacks(cfg: TrainSpec, stage: Path, history: dict, resume: dict | None, train_batches) -> list:
+def _callbacks(cfg: TrainSpec, stage: Path, history: dict, resume: dict | None, train_batches,
+               optimizers) -> list:
     """The Keras callbacks the spec asks for, with the checkpoint last (it restores the others' state)."""
     import keras
 
@@ -257,52 +238,53 @@ def _callbacks(cfg: TrainSpec, stage: Path, history: dict, resume: dict | None, 
         logs.append(keras.callbacks.CSVLogger(str(stage / "history.csv"), append=resume is not None))
     if cfg.logs.tensorboard:
         logs.append(keras.callbacks.TensorBoard(log_dir=str(stage / "tensorboard")))
-    checkpoint = Checkpoint(stage / CHECKPOINT_DIR, stateful, history, resume)
+    checkpoint = Checkpoint(stage / CHECKPOINT_DIR, stateful, history, resume, optimizers)
     return [*logs, *stateful, checkpoint]
 
 
 def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Path, resume: dict | None,
                         verbose: int, extra: list):
     """Split the data, build, fit (from the checkpoint's next epoch when resuming) and evaluate the model on
-    every split: `(model, history, metrics)`."""
-    from nnspec.runtime.keras_build import build_keras
+    every split, as the spec's regime says: `(model, history, metrics)`."""
+    from nnspec.runtime.regimes import Context, regime_for
 
     cfg = spec.train
+    regime = regime_for(cfg.regime.name)
     train_part, test = split(data, cfg.test_split, cfg.seed)  # NOTE: preprocessing is fitted on train only
     train_part, val = split(train_part, cfg.validation_split, cfg.seed)
-    outputs = graph.outputs
-    steps = steps_per_epoch(cfg, len(train_part))
+    ctx = Context(spec, graph, train_part, val, test, steps_per_epoch(cfg, len(train_part)), stage,
+                  Path(spec.source_map.file).parent)
     first_epoch = resume["meta"]["epochs_done"] if resume else 0
     history = {k: list(v) for k, v in resume["meta"]["history"].items()} if resume else {}
+    targets = {name: regime.targets(ctx, part) for name, part in (("train", train_part), ("validation", val),
+                                                                  ("test", test))}
     try:
-        batches = _training_batches(cfg, outputs, train_part, first_epoch)
+        batches = _training_batches(cfg, targets["train"], train_part, first_epoch)
     except DataError as exc:  # augmentation that does not fit the data
         raise data_diagnostic(spec, exc) from None
     _seed_everything(cfg.seed)
     with _precision(cfg.precision):
-        model = build_keras(graph, seed=cfg.seed)
-        model.compile(optimizer=make_optimizer(cfg, steps), loss=_one_or_dict(make_losses(cfg, outputs), outputs),
-                      loss_weights=loss_weights(cfg, outputs) if len(outputs) > 1 else None,
-                      metrics=_one_or_dict(make_metrics(cfg, outputs), outputs), jit_compile=cfg.jit_compile)
-        callbacks = [*extra, *_callbacks(cfg, stage, history, resume, _batches(cfg, outputs, train_part))]
+        model = regime.build(ctx)
+        callbacks = [*extra, *_callbacks(cfg, stage, history, resume, _batches(cfg, targets["train"], train_part),
+                                         lambda: regime.optimizers(model))]
         if first_epoch < cfg.epochs:
-            model.fit(batches, epochs=cfg.epochs,
-                      initial_epoch=first_epoch, steps_per_epoch=steps, verbose=verbose, callbacks=callbacks, shuffle=False,
-                      validation_data=_batches(cfg, outputs, val) if len(val) else None)
-        if cfg.optimizer.ema is not None:  # finish with the averaged weights
-            model.optimizer.finalize_variable_values(model.trainable_variables)
-        metrics = {part: _evaluate(model, cfg, outputs, d)
+            model.fit(batches, epochs=cfg.epochs, initial_epoch=first_epoch, steps_per_epoch=ctx.steps_per_epoch,
+                      verbose=verbose, callbacks=callbacks, shuffle=False,
+                      validation_data=_batches(cfg, targets["validation"], val) if len(val) else None)
+        # NOTE: with `optimizer.ema`, Keras's fit ends by giving the model the averaged weights itself.
+        metrics = {part: _evaluate(model, cfg, targets[part], d)
                    for part, d in (("train", train_part), ("validation", val), ("test", test))}
+        regime.finish(ctx, model, history)
     metrics["data"] = {"name": data.name, "train": len(train_part), "validation": len(val), "test": len(test),
                        "preprocessing": train_part.preprocessing}
-    return model, history, metrics
+    return regime.final_models(model), history, metrics
 
 
-def _evaluate(model, cfg: TrainSpec, outputs: tuple[str, ...], data: Dataset) -> dict:
+def _evaluate(model, cfg: TrainSpec, targets, data: Dataset) -> dict:
     """Loss and metrics on one split (`{}` for an empty split)."""
     if not len(data):
         return {}
-    logs = model.evaluate(_batches(cfg, outputs, data), verbose=0, return_dict=True)
+    logs = model.evaluate(_batches(cfg, targets, data), verbose=0, return_dict=True)
     return {k: float(v) for k, v in logs.items()}
 
 
@@ -321,11 +303,12 @@ def _spec_text(spec: ModelSpec, epochs: int) -> str:
     return to_yaml(data, f"Generated by nnspec train: {spec.source_map.file} resolved, train.epochs = {epochs}.")
 
 
-def _write_run(stage: Path, model, history: dict, metrics: dict, cfg: TrainSpec) -> None:
+def _write_run(stage: Path, models: dict, history: dict, metrics: dict, cfg: TrainSpec) -> None:
     """The run's files (spec.yaml is already there). The checkpoint goes: a finished run needs none."""
     import shutil
 
-    model.save(stage / "model.keras")
+    for stem, model in models.items():
+        model.save(stage / f"{stem}.keras")
     (stage / "history.json").write_text(json.dumps(history, indent=2) + "\n", encoding="utf-8")
     (stage / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     if cfg.logs.curves and history:

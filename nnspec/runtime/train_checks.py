@@ -3,6 +3,8 @@ diagnostics at the YAML lines of `train.data` and `train.loss`, found before any
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nnspec.compiler.ir import Graph
 from nnspec.errors import Diagnostic, SpecError
 from nnspec.runtime.data import DATASETS, DataError, Dataset, feature_shape
@@ -12,15 +14,25 @@ from nnspec.specs.model import ModelSpec
 from nnspec.specs.source import format_path
 from nnspec.specs.train import CROSSENTROPY, Loss
 
-def check_data(spec: ModelSpec, graph: Graph, data: Dataset) -> None:
-    """Raise a `SpecError` listing every way the dataset does not fit the model's input and output."""
+def check_data(spec: ModelSpec, graph: Graph, data: Dataset, base_dir: Path) -> None:
+    """Raise a `SpecError` listing every way the dataset does not fit the model (its inputs, and what the
+    regime trains its outputs on) or the regime's options do not fit either."""
+    from nnspec.runtime.regimes import regime_for
+
     problems = _check_output_names(spec, graph)
     if not problems:
         problems += _check_inputs(spec, graph, data)
-        for name, loss in losses_by_output(spec.train, graph.outputs).items():
-            problems += _check_output(spec, graph, data, name, loss)
+        problems += regime_for(spec.train.regime.name).check(spec, graph, data, base_dir)
     if problems:
         raise SpecError(problems)
+
+
+def check_labels(spec: ModelSpec, graph: Graph, data: Dataset) -> list[Diagnostic]:
+    """Outputs trained on class labels have one unit per class (binary crossentropy: one unit, two classes)."""
+    problems = []
+    for name, loss in losses_by_output(spec.train, graph.outputs).items():
+        problems += _check_output(spec, graph, data, name, loss)
+    return problems
 
 
 def _check_output_names(spec: ModelSpec, graph: Graph) -> list[Diagnostic]:

@@ -246,10 +246,11 @@ def _node_keys(docs: dict[str, str]) -> dict:
 
 
 def _train_short_forms(defs: dict) -> None:
-    """`data: digits`, `loss: huber`, `optimizer: adam`, `schedule: cosine`: these train fields take a bare
-    name; `loss` may also map output ids to losses; `early_stopping: true` turns a callback on."""
+    """`data: digits`, `loss: huber`, `optimizer: adam`, `schedule: cosine`, `regime: vae`: these train fields
+    take a bare name; `loss` may also map output ids to losses; `early_stopping: true` turns a callback on."""
     train = defs["TrainSpec"]["properties"]
-    for key, union, what in (("data", "Dataset", "dataset"), ("schedule", "Schedule", "schedule")):
+    for key, union, what in (("data", "Dataset", "dataset"), ("schedule", "Schedule", "schedule"),
+                             ("regime", "Regime", "training regime")):
         members = [m["$ref"] for m in train[key].pop("oneOf")]
         for ref in members:  # a member's `name` says what it is
             member = defs[ref.removeprefix(_REF)]
@@ -261,7 +262,7 @@ def _train_short_forms(defs: dict) -> None:
     loss = train["loss"]
     loss["allOf"] = [{"$ref": _REF + "Loss"}]
     per_output = next(m for m in loss.pop("oneOf") if m.get("type") == "object")
-    for key in (*SHORT_FORMS, "schedule"):
+    for key in (*SHORT_FORMS, "schedule", "regime"):
         field = train[key]
         target = next(s["$ref"] for s in field.pop("allOf"))
         notes = {k: field[k] for k in _NOTES if k in field}

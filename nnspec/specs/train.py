@@ -12,6 +12,8 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from nnspec.specs.base import Identifier, NonNegativeInt, PositiveInt, Rate, SpecModel
 from nnspec.specs.data import Augment, Dataset
+from nnspec.specs.regimes import Regime
+from nnspec.specs.regimes.supervised import Supervised
 
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
@@ -257,6 +259,8 @@ class TrainSpec(SpecModel):
     files (`npz`, `csv`, `image_folder`, `tfrecord`, paths relative to the spec)."""
     augment: Augment = Augment()
     """Augmentation of the training batches (flip, crop, noise, mixup). Defaults to none."""
+    regime: Regime = Supervised()
+    """How the model is trained: `supervised` (the default), or a special regime with its options."""
     loss: LossSection
     """The loss to minimize, e.g. `sparse_categorical_crossentropy`; or one per output id, each with its
     `weight` (outputs left out get no loss). One loss for a model with several outputs applies to each."""
@@ -292,7 +296,7 @@ class TrainSpec(SpecModel):
     seed: int = 0
     """Fixes the data split and order, weight initialization, dropout and augmentation. Defaults to `0`."""
 
-    @field_validator("data", "optimizer", "schedule", mode="before")
+    @field_validator("data", "optimizer", "schedule", "regime", mode="before")
     @classmethod
     def _short_forms(cls, value):
         return _name_only(value)

@@ -85,20 +85,23 @@ class Checkpoint(keras.callbacks.Callback):
     must set their state after that.
     """
 
-    def __init__(self, folder: Path, callbacks: list, history: dict, resume: dict | None = None):
+    def __init__(self, folder: Path, callbacks: list, history: dict, resume: dict | None = None,
+                 optimizers=None):
         super().__init__()
         self.folder, self.callbacks, self.history, self.resume = Path(folder), callbacks, history, resume
+        self._optimizers = optimizers or (lambda: [self.model.optimizer])
 
     def on_train_begin(self, logs=None):
         if self.resume is not None:
-            _restore(self.model, self.callbacks, self.resume)
+            _restore(self.model, self._optimizers(), self.callbacks, self.resume)
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         arrays: dict[str, np.ndarray] = {}
         arrays.update({f"model/{i}": np.asarray(v) for i, v in enumerate(self.model.variables)})
-        arrays.update({f"optimizer/{i}": np.asarray(v) for i, v in enumerate(self.model.optimizer.variables)})
+        variables = [v for optimizer in self._optimizers() for v in optimizer.variables]
+        arrays.update({f"optimizer/{i}": np.asarray(v) for i, v in enumerate(variables)})
         states = []
         for k, cb in enumerate(self.callbacks):
             state = {name: _plain(getattr(cb, name)) for name in _state_names(cb) if hasattr(cb, name)}
@@ -135,11 +138,15 @@ def read_checkpoint(folder: Path) -> dict | None:
     return {"meta": json.loads(str(arrays.pop("meta"))), "arrays": arrays}
 
 
-def _restore(model, callbacks: list, checkpoint: dict) -> None:
+def _restore(model, optimizers: list, callbacks: list, checkpoint: dict) -> None:
+    """Put the checkpoint's state back. Optimizers a regime built for part of the model (a GAN's two) were built
+    by the regime; one that has not been built yet is built on the model's trainable variables."""
     arrays, meta = checkpoint["arrays"], checkpoint["meta"]
-    optimizer = model.optimizer
-    optimizer.build(model.trainable_variables)
-    for prefix, variables in (("model", model.variables), ("optimizer", optimizer.variables)):
+    for optimizer in optimizers:
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+    optimizer_variables = [v for optimizer in optimizers for v in optimizer.variables]
+    for prefix, variables in (("model", model.variables), ("optimizer", optimizer_variables)):
         saved = sorted((k for k in arrays if k.startswith(prefix + "/")), key=lambda k: int(k.split("/")[1]))
         if len(saved) != len(variables):
             raise ValueError(f"the checkpoint has {len(saved)} {prefix} variables, the model {len(variables)}")
