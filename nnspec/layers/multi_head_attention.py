@@ -1,5 +1,6 @@
-"""`multi_head_attention`: scaled dot-product attention with several heads (lowers to
-`keras.layers.MultiHeadAttention`, ONNX MatMul)."""
+"""`multi_head_attention`: scaled dot-product attention with several heads (lowers to nnspec's
+`MultiHeadAttention`, `keras.layers.MultiHeadAttention` with its `use_causal_mask` call flag fixed in the config;
+ONNX MatMul)."""
 
 from __future__ import annotations
 
@@ -59,21 +60,27 @@ def _flops(spec: MultiHeadAttention, out: TensorType, *xs: TensorType) -> int:
 
 def _kwargs(spec: MultiHeadAttention) -> dict:
     return dict(num_heads=spec.num_heads, key_dim=spec.key_dim, value_dim=spec.value_dim,
-                dropout=spec.dropout, use_bias=spec.use_bias, output_shape=spec.output_shape)
+                dropout=spec.dropout, use_bias=spec.use_bias, output_shape=spec.output_shape,
+                use_causal_mask=spec.use_causal_mask)
 
 
 @card(infer_shape=_shape, count_params=_params, count_flops=_flops, arity=None,
-      keras=KerasMapping("MultiHeadAttention", _kwargs, call="attention"), onnx_ops=("MatMul",),
+      keras=KerasMapping("nnspec.runtime.custom_layers.multi_head_attention:MultiHeadAttention", _kwargs,
+                         call="attention"), onnx_ops=("MatMul",),
       channels="consume",
       examples=(Example({"num_heads": 2, "key_dim": 4}, inputs=((5, 6), (7, 8))),
                 Example({"num_heads": 3, "key_dim": 2, "value_dim": 5, "output_shape": 10,
                          "use_bias": False, "dropout": 0.1}, inputs=((5, 6), (7, 8), (7, 9))),
-                Example({"num_heads": 2, "key_dim": 8}, inputs=((3, 4, 6), (3, 4, 6)))))
+                Example({"num_heads": 2, "key_dim": 8}, inputs=((3, 4, 6), (3, 4, 6))),
+                Example({"num_heads": 2, "key_dim": 3, "use_causal_mask": True}, inputs=((6, 8), (6, 8))),
+                Example({"num_heads": 2, "key_dim": 3, "use_causal_mask": True}, inputs=((4, 8), (6, 5)))))
 class MultiHeadAttention(LayerSpec):
     """Attention of a query sequence over a value sequence (keyed by `key` if given), in heads.
 
     Inputs are `from: [query, value]` or `from: [query, value, key]`; self-attention reads the same
     node twice. The output has the query's shape, with `output_shape` features if given.
+    Keras masks on the inputs (padding from `embedding` with `mask_zero`) keep attention off padded steps;
+    `use_causal_mask` also keeps every query step off later steps (a decoder's self-attention).
 
     Example:
         `{op: multi_head_attention, num_heads: 4, key_dim: 16, from: [x, x]}`
@@ -92,3 +99,6 @@ class MultiHeadAttention(LayerSpec):
     """Add learned biases to the projections. Defaults to `true`."""
     output_shape: PositiveInt | None = None
     """Number of output features. Defaults to the query's number of features."""
+    use_causal_mask: bool = False
+    """Let query step `t` attend to steps `0..t` only (a lower-triangular mask; a decoder's masked
+    self-attention, Vaswani et al. 2017 Sec. 3.2.3). Defaults to `false`."""
