@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from nnspec.specs.train import CROSSENTROPY, Loss, TrainSpec
+from nnspec.specs.train import CROSSENTROPY, Loss, Optimizer, TrainSpec
 
 
 def losses_by_output(cfg: TrainSpec, outputs: tuple[str, ...]) -> dict[str, Loss]:
@@ -84,14 +84,15 @@ def make_metrics(cfg: TrainSpec, outputs: tuple[str, ...]) -> dict[str, list]:
             for name, metrics in wanted.items() if name in outputs and metrics}
 
 
-def make_optimizer(cfg: TrainSpec, steps_per_epoch: int):
-    """The Keras optimizer of `train.optimizer`, with the learning-rate schedule of `train.schedule`."""
+def make_optimizer(cfg: TrainSpec, steps_per_epoch: int, spec: Optimizer | None = None):
+    """The Keras optimizer of `train.optimizer` (or of `spec`, e.g. a GAN discriminator's own), with the
+    learning-rate schedule of `train.schedule` applied to its learning rate."""
     import keras
 
     from nnspec.runtime.keras_ext.schedules import learning_rate
 
-    o = cfg.optimizer
-    common = dict(learning_rate=learning_rate(cfg, steps_per_epoch), weight_decay=o.weight_decay,
+    o = spec or cfg.optimizer
+    common = dict(learning_rate=learning_rate(cfg, steps_per_epoch, o.learning_rate), weight_decay=o.weight_decay,
                   clipnorm=o.clipnorm, global_clipnorm=o.global_clipnorm, clipvalue=o.clipvalue,
                   use_ema=o.ema is not None, ema_momentum=o.ema or 0.99)
     opt = keras.optimizers
@@ -99,8 +100,10 @@ def make_optimizer(cfg: TrainSpec, steps_per_epoch: int):
         return opt.SGD(momentum=o.momentum, nesterov=o.nesterov, **common)
     if o.name == "rmsprop":
         return opt.RMSprop(momentum=o.momentum, **common)
+    betas = {k: getattr(o, k) for k in ("beta_1", "beta_2") if getattr(o, k) is not None}
     if o.name == "adamw":
         common["weight_decay"] = 0.004 if o.weight_decay is None else o.weight_decay
-        return opt.AdamW(**common)
-    return {"adam": opt.Adam, "adagrad": opt.Adagrad, "adadelta": opt.Adadelta, "nadam": opt.Nadam,
-            "lion": opt.Lion}[o.name](**common)
+        return opt.AdamW(**common, **betas)
+    if o.name in ("adam", "nadam", "lion"):
+        return {"adam": opt.Adam, "nadam": opt.Nadam, "lion": opt.Lion}[o.name](**common, **betas)
+    return {"adagrad": opt.Adagrad, "adadelta": opt.Adadelta}[o.name](**common)

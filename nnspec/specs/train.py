@@ -98,6 +98,10 @@ class Optimizer(SpecModel):
     """Nesterov momentum for `sgd`. Defaults to `false`."""
     weight_decay: NonNegativeFloat | None = None
     """Decoupled weight decay (`adamw` defaults it to `0.004`). Defaults to none."""
+    beta_1: Fraction | None = None
+    """First-moment decay of `adam`, `adamw`, `nadam` and `lion` (GANs use `0.5`). Defaults to Keras's."""
+    beta_2: Fraction | None = None
+    """Second-moment decay of `adam`, `adamw`, `nadam` and `lion`. Defaults to Keras's."""
     clipnorm: PositiveFloat | None = None
     """Clip each weight's gradient to this L2 norm. Defaults to none."""
     global_clipnorm: PositiveFloat | None = None
@@ -113,6 +117,10 @@ class Optimizer(SpecModel):
         if self.momentum and self.name not in ("sgd", "rmsprop"):
             raise ValueError(f"`momentum` applies to sgd and rmsprop only. Received: name='{self.name}', "
                              f"momentum={self.momentum}")
+        betas = {k: getattr(self, k) for k in ("beta_1", "beta_2") if getattr(self, k) is not None}
+        if betas and self.name not in ("adam", "adamw", "nadam", "lion"):
+            raise ValueError(f"`{next(iter(betas))}` applies to adam, adamw, nadam and lion only. "
+                             f"Received: name='{self.name}'")
         if self.nesterov and self.name != "sgd":
             raise ValueError(f"`nesterov` applies to sgd only. Received: name='{self.name}'")
         if self.clipnorm is not None and self.global_clipnorm is not None:

@@ -64,9 +64,10 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
                 "div_factor": self.div_factor, "final_div_factor": self.final_div_factor}
 
 
-def learning_rate(cfg: TrainSpec, steps_per_epoch: int):
-    """The optimizer's `learning_rate` argument: a float for a constant rate, else a schedule over steps."""
-    s, base = cfg.schedule, cfg.optimizer.learning_rate
+def learning_rate(cfg: TrainSpec, steps_per_epoch: int, base: float | None = None):
+    """The optimizer's `learning_rate` argument: a float for a constant rate, else a schedule over steps.
+    `base` is the rate the schedule scales (default: `train.optimizer.learning_rate`)."""
+    s, base = cfg.schedule, cfg.optimizer.learning_rate if base is None else base
     warmup = round(s.warmup_epochs * steps_per_epoch)
     steps = max(cfg.epochs * steps_per_epoch - warmup, 1)  # the schedule's own span, after the warmup
     schedules = keras.optimizers.schedules

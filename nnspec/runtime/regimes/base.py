@@ -62,3 +62,11 @@ class Regime:
 
     def finish(self, ctx: Context, model, history: dict) -> None:
         """Write extra artifacts into `ctx.stage` after training (sample grids, ...)."""
+
+    def sample(self, spec: ModelSpec, models: dict[str, Any], out: Path, *, n: int, seed: int) -> list[Path]:
+        """`nnspec sample`: write PNG grid(s) of what the trained models generate to `out` (and siblings of it),
+        atomically; return the paths written. `models` are the run directory's `.keras` files by stem."""
+        from nnspec.errors import NnspecError
+
+        raise NnspecError(f"regime '{spec.train.regime.name}' generates nothing to sample; `nnspec sample` "
+                          "works on runs of generative regimes (vae, gan)")
