@@ -265,8 +265,9 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
     _seed_everything(cfg.seed)
     with _precision(cfg.precision):
         model = regime.build(ctx)
-        callbacks = [*extra, *_callbacks(cfg, stage, history, resume, _batches(cfg, targets["train"], train_part),
-                                         lambda: regime.optimizers(model))]
+        callbacks = [*extra, *regime.callbacks(ctx, model),
+                     *_callbacks(cfg, stage, history, resume, _batches(cfg, targets["train"], train_part),
+                                 lambda: regime.optimizers(model))]
         if first_epoch < cfg.epochs:
             model.fit(batches, epochs=cfg.epochs, initial_epoch=first_epoch, steps_per_epoch=ctx.steps_per_epoch,
                       verbose=verbose, callbacks=callbacks, shuffle=False,

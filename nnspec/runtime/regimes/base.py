@@ -55,6 +55,11 @@ class Regime:
         """The optimizers whose state a checkpoint keeps (one for supervised learning; a GAN has two)."""
         return [model.optimizer]
 
+    def callbacks(self, ctx: Context, model) -> list:
+        """Keras callbacks the regime adds to training (e.g. a GAN's sample grid per epoch); they run before the
+        checkpoint, so whatever they write for an epoch exists when that epoch's checkpoint does."""
+        return []
+
     def final_models(self, model) -> dict[str, Any]:
         """The Keras models the run directory keeps, by file stem: `{"model": ...}` is `model.keras`, the model
         every later command (export, eval) reads."""
