@@ -42,7 +42,7 @@ def _flops(spec: BatchNormalization, out: TensorType, x: TensorType) -> int:
 
 def _kwargs(spec: BatchNormalization) -> dict:
     return dict(axis=spec.axis, momentum=spec.momentum, epsilon=spec.epsilon, center=spec.center,
-                scale=spec.scale)
+                scale=spec.scale, synchronized=spec.synchronized)
 
 
 @card(infer_shape=_shape, count_params=_params, count_trainable=_trainable, count_flops=_flops,
@@ -50,7 +50,8 @@ def _kwargs(spec: BatchNormalization) -> dict:
       channels="passthrough",
       examples=(Example({}),
                 Example({"momentum": 0.9, "epsilon": 1e-5, "center": False}, inputs=((5, 4),)),
-                Example({"axis": 1, "scale": False}, inputs=((3, 6, 6),))))
+                Example({"axis": 1, "scale": False}, inputs=((3, 6, 6),)),
+                Example({"synchronized": True}, inputs=((4, 4, 2),))))
 class BatchNormalization(LayerSpec):
     """Normalize each channel with batch statistics in training and moving averages at inference.
 
@@ -70,3 +71,6 @@ class BatchNormalization(LayerSpec):
     scale: bool = True
     """Learn a scale `gamma` per channel (may be off when the next layer scales anyway, e.g. a
     conv, even after a ReLU). Defaults to `true`."""
+    synchronized: bool = False
+    """Under data-parallel training (`train.distribute`), compute the batch statistics over the whole global
+    batch, across replicas, rather than per replica: training then matches one device. Defaults to `false`."""

@@ -27,6 +27,7 @@ from nnspec.compiler.ir import Graph
 from nnspec.compiler.pipeline import compile_spec
 from nnspec.errors import Diagnostic, NnspecError, RunDirError, SpecError
 from nnspec.runtime.data import DataError, Dataset, load_dataset, split
+from nnspec.runtime.distribute import prepare_devices
 from nnspec.runtime.run_dir import training_dir
 from nnspec.runtime.train_checks import check_data, data_diagnostic
 from nnspec.specs.model import ModelSpec
@@ -69,6 +70,7 @@ def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool 
             training; nothing is changed).
     """
     _require_train(spec)
+    prepare_devices(spec.train.distribute)
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise NnspecError(f"epochs must be a positive integer. Received: epochs={epochs!r}")
     epochs = epochs or spec.train.epochs
@@ -101,6 +103,7 @@ def resume(out: Path, *, verbose: int = 1, callbacks: list | None = None) -> Run
                               "again with --force")
         _truncate_csv(stage / "history.csv", checkpoint["meta"]["epochs_done"])
         spec = load_spec(stage / "spec.yaml")
+        prepare_devices(spec.train.distribute)
         text = (stage / "spec.yaml").read_text(encoding="utf-8")
         graph = compile_spec(spec)
         data = _load_data(spec, graph)
@@ -246,9 +249,18 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
                         verbose: int, extra: list):
     """Split the data, build, fit (from the checkpoint's next epoch when resuming) and evaluate the model on
     every split, as the spec's regime says: `(model, history, metrics)`."""
+    from nnspec.runtime.distribute import scaled_spec, strategy_for
     from nnspec.runtime.regimes import Context, regime_for
 
+    strategy = strategy_for(spec.train.distribute)
+    replicas = strategy.num_replicas_in_sync
+    spec = scaled_spec(spec, replicas)
     cfg = spec.train
+    if cfg.batch_size % replicas:
+        path = ("train", "batch_size")
+        raise SpecError([Diagnostic(spec.source_map.locate(path), "train.batch_size",
+                                    f"the global batch is split evenly over the {replicas} replicas, so it must be "
+                                    f"a multiple of {replicas}. Received: batch_size={cfg.batch_size}")])
     regime = regime_for(cfg.regime.name)
     train_part, test = split(data, cfg.test_split, cfg.seed)  # NOTE: preprocessing is fitted on train only
     train_part, val = split(train_part, cfg.validation_split, cfg.seed)
@@ -263,7 +275,7 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
     except DataError as exc:  # augmentation that does not fit the data
         raise data_diagnostic(spec, exc) from None
     _seed_everything(cfg.seed)
-    with _precision(cfg.precision):
+    with _precision(cfg.precision), strategy.scope():
         model = regime.build(ctx)
         callbacks = [*extra, *regime.callbacks(ctx, model),
                      *_callbacks(cfg, stage, history, resume, _batches(cfg, targets["train"], train_part),
@@ -278,6 +290,8 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
         regime.finish(ctx, model, history)
     metrics["data"] = {"name": data.name, "train": len(train_part), "validation": len(val), "test": len(test),
                        "preprocessing": train_part.preprocessing}
+    metrics["replicas"] = replicas
+    metrics["learning_rate"] = cfg.optimizer.learning_rate
     return regime.final_models(model), history, metrics
 
 
