@@ -166,6 +166,10 @@ def train(spec: str | None, out: Path | None, epochs: int | None, force: bool, r
     except KeyboardInterrupt:
         _interrupted(resume_dir or out)
     metrics = run.metrics
+    if not metrics.get("chief", True):
+        click.echo(f"worker done, in step with the chief, which writes the run directory (weights sha256 "
+                   f"{metrics['weights_sha256']})")
+        return
     click.echo(f"wrote {run.run_dir}: " + ", ".join(
         f"{split} {name}={value:.4f}" for split in ("train", "validation", "test")
         for name, value in metrics.get(split, {}).items() if isinstance(value, float)))

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +27,9 @@ import numpy as np
 from nnspec.compiler.ir import Graph
 from nnspec.compiler.pipeline import compile_spec
 from nnspec.errors import Diagnostic, NnspecError, RunDirError, SpecError
+from nnspec.runtime import loop
 from nnspec.runtime.data import DataError, Dataset, load_dataset, split
-from nnspec.runtime.distribute import prepare_devices
+from nnspec.runtime.distribute import is_chief, prepare_devices
 from nnspec.runtime.run_dir import training_dir
 from nnspec.runtime.train_checks import check_data, data_diagnostic
 from nnspec.specs.model import ModelSpec
@@ -81,9 +83,16 @@ def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool 
         spec = parse_spec(text, str(spec.source_map.file))
     graph = compile_spec(spec)
     data = _load_data(spec, graph)
-    with training_dir(Path(out), force=force) as stage:
+    if not is_chief(spec.train.distribute):  # a non-chief worker trains in step with the chief, writes nothing
+        with tempfile.TemporaryDirectory(prefix="nnspec-worker-") as scratch:
+            return _train_into(spec, graph, data, Path(scratch) / "run", text, False, verbose, callbacks)
+    return _train_into(spec, graph, data, Path(out), text, force, verbose, callbacks)
+
+
+def _train_into(spec, graph, data, out: Path, text: str, force: bool, verbose: int, callbacks) -> RunResult:
+    with training_dir(out, force=force) as stage:
         (stage / "spec.yaml").write_text(text, encoding="utf-8")
-        return _run(spec, graph, data, stage, Path(out), text, resume=None, verbose=verbose, extra=callbacks)
+        return _run(spec, graph, data, stage, out, text, resume=None, verbose=verbose, extra=callbacks)
 
 
 def resume(out: Path, *, verbose: int = 1, callbacks: list | None = None) -> RunResult:
@@ -280,25 +289,36 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
         callbacks = [*extra, *regime.callbacks(ctx, model),
                      *_callbacks(cfg, stage, history, resume, _batches(cfg, targets["train"], train_part),
                                  lambda: regime.optimizers(model))]
+        validation = _batches(cfg, targets["validation"], val) if len(val) else None
         if first_epoch < cfg.epochs:
-            model.fit(batches, epochs=cfg.epochs, initial_epoch=first_epoch, steps_per_epoch=ctx.steps_per_epoch,
-                      verbose=verbose, callbacks=callbacks, shuffle=False,
-                      validation_data=_batches(cfg, targets["validation"], val) if len(val) else None)
-        # NOTE: with `optimizer.ema`, Keras's fit ends by giving the model the averaged weights itself.
-        metrics = {part: _evaluate(model, cfg, targets[part], d)
+            own_loop = cfg.distribute.strategy == "multi_worker"  # NOTE: Keras's fit fails there (loop.py)
+            if own_loop:
+                loop.fit(model, strategy, batches, epochs=cfg.epochs, initial_epoch=first_epoch,
+                         steps_per_epoch=ctx.steps_per_epoch, callbacks=callbacks, validation=validation,
+                         verbose=verbose)
+            else:
+                model.fit(batches, epochs=cfg.epochs, initial_epoch=first_epoch,
+                          steps_per_epoch=ctx.steps_per_epoch, verbose=verbose, callbacks=callbacks, shuffle=False,
+                          validation_data=validation)
+        # NOTE: with `optimizer.ema`, fit (and loop.fit) end by giving the model the averaged weights.
+        metrics = {part: _evaluate(model, cfg, targets[part], d, strategy)
                    for part, d in (("train", train_part), ("validation", val), ("test", test))}
         regime.finish(ctx, model, history)
     metrics["data"] = {"name": data.name, "train": len(train_part), "validation": len(val), "test": len(test),
                        "preprocessing": train_part.preprocessing}
     metrics["replicas"] = replicas
+    metrics["chief"] = is_chief(cfg.distribute)
+    metrics["weights_sha256"] = _weights_sha256(model)
     metrics["learning_rate"] = cfg.optimizer.learning_rate
     return regime.final_models(model), history, metrics
 
 
-def _evaluate(model, cfg: TrainSpec, targets, data: Dataset) -> dict:
+def _evaluate(model, cfg: TrainSpec, targets, data: Dataset, strategy) -> dict:
     """Loss and metrics on one split (`{}` for an empty split)."""
     if not len(data):
         return {}
+    if cfg.distribute.strategy == "multi_worker":
+        return loop.evaluate(model, strategy, _batches(cfg, targets, data))
     logs = model.evaluate(_batches(cfg, targets, data), verbose=0, return_dict=True)
     return {k: float(v) for k, v in logs.items()}
 
@@ -331,6 +351,16 @@ def _write_run(stage: Path, models: dict, history: dict, metrics: dict, cfg: Tra
 
         plot_history(history, stage / "curves.png")
     shutil.rmtree(stage / CHECKPOINT_DIR, ignore_errors=True)
+
+
+def _weights_sha256(model) -> str:
+    """A fingerprint of every weight's bytes: equal runs (same spec, seed and machine) print equal ones."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()
 
 
 def _sha256(text: str) -> str:

@@ -97,8 +97,10 @@ class Distribute(SpecModel):
     evenly over the replicas; `learning_rate_scaling: linear` multiplies the learning rate by the number of
     replicas (Goyal et al. 2017), `none` keeps it."""
 
-    strategy: Literal["none", "mirrored"] = "none"
-    """`mirrored`: one replica per device of this machine (all GPUs, or the CPU); `none`: the default device.
+    strategy: Literal["none", "mirrored", "multi_worker"] = "none"
+    """`mirrored`: one replica per device of this machine (all GPUs, or the CPU); `multi_worker`: one replica
+    per device of every machine in the cluster that the `TF_CONFIG` environment variable describes (start
+    `nnspec train` on each; the chief, worker 0, writes the run directory); `none`: the default device.
     Defaults to `none`."""
     devices: list[str] | None = None
     """The devices to mirror over (e.g. `["/gpu:0", "/gpu:1"]`). Defaults to every GPU, else the CPU."""
@@ -110,7 +112,7 @@ class Distribute(SpecModel):
 
     @model_validator(mode="after")
     def _devices_need_mirrored(self):
-        if self.strategy == "none" and (self.devices or self.logical_cpus):
+        if self.strategy != "mirrored" and (self.devices or self.logical_cpus):
             raise ValueError("`devices` and `logical_cpus` choose what a `mirrored` strategy spans. "
                              "Received: strategy='none'")
         if self.devices and self.logical_cpus:
