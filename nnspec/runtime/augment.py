@@ -44,13 +44,14 @@ def augment_batches(ds, augment: Augment, seed: int, num_classes: int | None, fi
     active = [name for name in ("flip", "crop", "noise", "mixup") if _is_on(augment, name)]
     if not active:
         return ds
-    x_spec, y_spec = ds.element_spec
+    paired = isinstance(ds.element_spec, tuple)  # (x, y) batches, or x alone (a GAN's real examples)
+    x_spec, y_spec = ds.element_spec if paired else (ds.element_spec, None)
     _check(augment, active, x_spec, y_spec, num_classes)
     seeds = tf.data.Dataset.counter(first_batch, dtype=tf.int64).map(
         lambda i: tf.stack([tf.constant(seed, tf.int64), i]))
 
     def apply(pair, batch_seed):
-        x, y = pair
+        x, y = pair if paired else (pair, None)
         keys = tf.random.experimental.stateless_split(tf.cast(batch_seed, tf.int64), num=7)
         if augment.flip in ("horizontal", "both"):
             x = _flip(x, axis=2, seed=keys[_FLIP_H])
@@ -62,7 +63,7 @@ def augment_batches(ds, augment: Augment, seed: int, num_classes: int | None, fi
             x = x + tf.random.stateless_normal(tf.shape(x), keys[_NOISE], stddev=augment.noise, dtype=x.dtype)
         if augment.mixup:
             x, y = _mixup(x, y, augment.mixup, num_classes, keys[_MIX_WEIGHT_A:])
-        return x, y
+        return (x, y) if paired else x
 
     return tf.data.Dataset.zip((ds, seeds)).map(apply)
 
@@ -84,6 +85,9 @@ def _check(augment: Augment, active: list[str], x_spec, y_spec, num_classes: int
         if name in ("noise", "mixup") and not x_spec.dtype.is_floating:
             raise _error(name, augment, f"{name} needs float features, but these are {x_spec.dtype.name} (e.g. "
                          f"token ids). Turn it off for this dataset.")
+    if "mixup" in active and y_spec is None:
+        raise _error("mixup", augment, "mixup blends examples and their labels, and this regime trains on the "
+                     "examples alone. Turn it off.")
     if "mixup" in active:
         sparse = y_spec.shape.rank == 1 and y_spec.dtype.is_integer and num_classes
         one_hot = y_spec.shape.rank == 2 and y_spec.dtype.is_floating

@@ -182,11 +182,11 @@ def _training_batches(cfg: TrainSpec, targets, data: Dataset, first_epoch: int):
 
     orders = np.stack([epoch_order(cfg.seed, e, len(data)) for e in range(first_epoch, cfg.epochs)])
     x = tf.nest.map_structure(tf.constant, data.x)
-    y = tf.nest.map_structure(tf.constant, targets)
+    pairs = (x, tf.nest.map_structure(tf.constant, targets)) if targets is not None else x
     batch = cfg.batch_size
     ds = tf.data.Dataset.from_tensor_slices(orders).flat_map(
         lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch))
-    gather = lambda index: tf.nest.map_structure(lambda v: tf.gather(v, index), (x, y))  # noqa: E731
+    gather = lambda index: tf.nest.map_structure(lambda v: tf.gather(v, index), pairs)  # noqa: E731
     ds = ds.map(gather, num_parallel_calls=1, deterministic=True)
     first_batch = first_epoch * steps_per_epoch(cfg, len(data))
     ds = augment_batches(ds, cfg.augment, cfg.seed, data.num_classes or None, first_batch=first_batch)

@@ -19,10 +19,12 @@ def check_data(spec: ModelSpec, graph: Graph, data: Dataset, base_dir: Path) -> 
     regime trains its outputs on) or the regime's options do not fit either."""
     from nnspec.runtime.regimes import regime_for
 
+    regime = regime_for(spec.train.regime.name)
     problems = _check_output_names(spec, graph)
     if not problems:
-        problems += _check_inputs(spec, graph, data)
-        problems += regime_for(spec.train.regime.name).check(spec, graph, data, base_dir)
+        if regime.data_are_inputs:
+            problems += _check_inputs(spec, graph, data)
+        problems += regime.check(spec, graph, data, base_dir)
     if problems:
         raise SpecError(problems)
 

@@ -39,6 +39,9 @@ class Regime:
     split, then `fit`/`evaluate`, `final_models` (what the run directory keeps) and `finish` (extra artifacts such
     as sample grids). Every method has the supervised default except `build`."""
 
+    data_are_inputs: bool = True
+    """The dataset's examples are the model's inputs (a GAN's are what its generator makes, from noise)."""
+
     def check(self, spec: ModelSpec, graph: Graph, data: Dataset, base_dir: Path) -> list[Diagnostic]:
         """Problems with the regime's options for this model and data, located in the spec (empty if none)."""
         return []
