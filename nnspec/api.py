@@ -77,6 +77,21 @@ def resume(out: str | Path, *, verbose: int = 1, callbacks: list | None = None):
     return _resume(Path(out), verbose=verbose, callbacks=callbacks)
 
 
+def sample(run_dir: str | Path, out: str | Path, *, n: int = 64, seed: int = 0) -> list[Path]:
+    """Write PNG grid(s) of what a generative run (VAE, GAN, autoencoder) makes; returns the files written."""
+    from nnspec.runtime.sample import sample_run
+
+    return sample_run(Path(run_dir), Path(out), n=n, seed=seed)
+
+
+def evaluate(run_dir: str | Path, *, data: str | None = None, out: str | Path | None = None) -> dict:
+    """Evaluate a trained run on its own test split (or `data`); returns the metrics (and, for classifiers,
+    per-class precision/recall) and writes eval.json and a confusion-matrix PNG."""
+    from nnspec.runtime.evaluate import evaluate_run
+
+    return evaluate_run(Path(run_dir), data=data, out=Path(out) if out is not None else None)
+
+
 def export_onnx(source: SpecLike, out: str | Path, *, opset: int | None = None, atol: float = 1e-4):
     """Export a run directory or a spec to ONNX, verified against Keras; returns the `ExportReport`."""
     from nnspec.runtime.onnx_export import export_onnx as _export

@@ -211,6 +211,49 @@ def export(source: str, fmt: str, out: Path, opset: int | None, atol: float, ove
 
 
 @main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The PNG grid to write (a VAE also writes OUT_reconstructions.png beside it).")
+@click.option("-n", "count", type=click.IntRange(min=1, max=1024), default=64, show_default=True,
+              help="How many images.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latent draws.")
+@handles_errors
+def sample(run_dir: Path, out: Path, count: int, seed: int) -> None:
+    """Write a PNG grid of what the generative model trained in RUN_DIR makes (VAE, GAN, autoencoder)."""
+    _quiet_tensorflow()
+    from nnspec import api
+
+    for path in api.sample(run_dir, out, n=count, seed=seed):
+        click.echo(f"wrote {path}")
+
+
+@main.command(name="eval")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--data", help="Evaluate on this dataset instead of the run's own test split: a name (`wine`), "
+                             "KIND:PATH (`npz:more.npz`) or a YAML mapping.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="The folder for eval.json and confusion_matrix.png. Defaults to RUN_DIR/eval.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@handles_errors
+def evaluate(run_dir: Path, data: str | None, out: Path | None, as_json: bool) -> None:
+    """Evaluate the model trained in RUN_DIR: loss, metrics, and for classifiers per-class precision and recall
+    and a confusion-matrix PNG."""
+    _quiet_tensorflow()
+    import json
+
+    from nnspec import api
+
+    result = api.evaluate(run_dir, data=data, out=out)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    data = result["data"]
+    metrics = ", ".join(f"{k}={v:.4f}" for k, v in result["metrics"].items() if isinstance(v, float))
+    click.echo(f"{data['name']} ({data['split']}, {data['examples']} examples): {metrics}")
+    click.echo(f"wrote {result['out']}")
+
+
+@main.command()
 @click.argument("spec")
 @set_option
 @handles_errors

@@ -116,3 +116,17 @@ def test_train_then_export_from_the_run_directory(tmp_path):
     result = run("export", run_dir, "--out", out, "--opset", "19")
     assert result.exit_code == 2  # out of range: a usage error, the previous file stays
     assert out.is_file()
+    # eval recomputes the recorded test metrics; sample refuses a model that generates nothing
+    result = run("eval", run_dir, "--json")
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((run_dir / "metrics.json").read_text())["test"]
+    assert json.loads(result.stdout)["metrics"]["accuracy"] == pytest.approx(recorded["accuracy"], abs=1e-6)
+    assert (run_dir / "eval" / "confusion_matrix.png").is_file()
+    result = run("sample", run_dir, "--out", tmp_path / "grid.png")
+    assert result.exit_code == 1 and "generates nothing to sample" in result.stderr
+    assert not (tmp_path / "grid.png").exists()
+
+
+def test_resume_and_train_arguments_exclude_each_other(tmp_path):
+    result = run("train", "--out", tmp_path / "x")
+    assert result.exit_code == 2 and "give SPEC and --out" in result.output
