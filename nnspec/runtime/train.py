@@ -204,13 +204,20 @@ def _batches(cfg: TrainSpec, targets, data: Dataset):
 # --- training -----------------------------------------------------------------------------------------------------
 
 
-def _seed_everything(seed: int) -> None:
-    """Fix Python's, numpy's, TensorFlow's and Keras's random state, and make TensorFlow ops deterministic."""
+def _seed_everything(seed: int, deterministic: bool) -> None:
+    """Fix Python's, numpy's, TensorFlow's and Keras's random state, and make TensorFlow ops deterministic
+    unless the run asks for XLA: Keras quietly compiles nothing while op determinism is on (not every XLA op has a
+    deterministic form), so a `jit_compile` run turns it off and is as reproducible as XLA's kernels are."""
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()  # NOTE: process-wide; cheap on CPU
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()  # NOTE: process-wide; cheap on CPU
+    else:
+        from tensorflow.python.framework.config import disable_op_determinism  # no public form
+
+        disable_op_determinism()
 
 
 @contextlib.contextmanager
@@ -283,7 +290,7 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
         batches = _training_batches(cfg, targets["train"], train_part, first_epoch)
     except DataError as exc:  # augmentation that does not fit the data
         raise data_diagnostic(spec, exc) from None
-    _seed_everything(cfg.seed)
+    _seed_everything(cfg.seed, deterministic=not cfg.jit_compile)
     with _precision(cfg.precision), strategy.scope():
         model = regime.build(ctx)
         callbacks = [*extra, *regime.callbacks(ctx, model),
@@ -307,6 +314,7 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
     metrics["data"] = {"name": data.name, "train": len(train_part), "validation": len(val), "test": len(test),
                        "preprocessing": train_part.preprocessing}
     metrics["replicas"] = replicas
+    metrics["jit_compiled"] = bool(getattr(model, "jit_compile", False))
     metrics["chief"] = is_chief(cfg.distribute)
     metrics["weights_sha256"] = _weights_sha256(model)
     metrics["learning_rate"] = cfg.optimizer.learning_rate

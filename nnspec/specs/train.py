@@ -168,7 +168,8 @@ class TrainSpec(SpecModel):
     distribute: Distribute = Distribute()
     """Data-parallel training over several devices. Defaults to one device."""
     jit_compile: bool = False
-    """Compile the training step with XLA. Defaults to `false`."""
+    """Compile the training step with XLA. TensorFlow's deterministic-ops mode (which makes every other run
+    bit-reproducible) excludes XLA, so such a run is as reproducible as XLA's kernels are. Defaults to `false`."""
     seed: int = 0
     """Fixes the data split and order, weight initialization, dropout and augmentation. Defaults to `0`."""
 
