@@ -98,6 +98,8 @@ class Checkpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
+        if epoch + 1 == (self.params or {}).get("epochs"):
+            return  # the last epoch: the finished run replaces the checkpoint (an interruption redoes this epoch)
         arrays: dict[str, np.ndarray] = {}
         arrays.update({f"model/{i}": np.asarray(v) for i, v in enumerate(self.model.variables)})
         variables = [v for optimizer in self._optimizers() for v in optimizer.variables]
