@@ -52,13 +52,7 @@ def staged_run_dir(out: Path, *, force: bool = False) -> Iterator[Path]:
     stage.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is an ordinary folder
     try:
         yield stage
-        if out.exists():  # force: move the old run aside first, so `out` is never missing a complete run
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            os.replace(out, old / "run")
-            os.replace(stage, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, out)
+        _publish(stage, out)
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
@@ -97,7 +91,13 @@ def training_dir(out: Path, *, force: bool = False, resume: bool = False) -> Ite
         if not (stage / "checkpoint").is_dir():
             shutil.rmtree(stage, ignore_errors=True)
         raise
-    if out.exists():  # force: move the old run aside first, so `out` is never missing a complete run
+    _publish(stage, out)
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Rename the finished `stage` to `out`. An existing `out` (replaced with `force`) is moved aside first, so
+    `out` is never missing a complete run."""
+    if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
         os.replace(out, old / "run")
         os.replace(stage, out)
