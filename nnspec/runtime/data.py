@@ -11,8 +11,14 @@ split's mean and deviation, so nothing leaks from the test set).
     data = load_dataset(spec.train.data, seed=spec.train.seed, base_dir=spec_file.parent)
     train, test = split(data, spec.train.test_split, seed=spec.train.seed)
 
-A dataset with several inputs (`graphs`, `npz` with several feature keys) gives `x` as a dict of arrays by
-input name; the others give one array. Anything wrong with the user's data is a `DataError` naming the key of
+Derived datasets (`pairs`, `triplets`, for metric learning) are drawn from the examples of another dataset (`of`)
+and registered apart (`DERIVED`). They are drawn after the split, not before: a derived `Dataset` carries its
+`Derivation` (the base examples and the drawing rule), and `split` splits the base examples, fits their
+preprocessing on the training part, and draws each part's pairs or triplets within that part alone, so no example
+of a held-out split ever appears in a training pair.
+
+A dataset with several inputs (`graphs`, `npz` with several feature keys, `pairs`, `triplets`) gives `x` as a dict
+of arrays by input name; the others give one array. Anything wrong with the user's data is a `DataError` naming the key of
 `train.data` it concerns.
 """
 
@@ -79,6 +85,10 @@ class Dataset:
     """Preprocessing still to be fitted on the training split (`split` does it), or `None`."""
     preprocessing: dict = field(default_factory=dict)
     """The statistics of the preprocessing already applied, e.g. `{"mean": [...], "std": [...]}`."""
+    derived: Derivation | None = None
+    """For `pairs` and `triplets`: how the examples are drawn from a base dataset, so that `split` splits the base
+    and draws each part's examples within it. `None` for every other dataset (and for a `take` of a derived one:
+    its examples are then fixed)."""
 
     @property
     def feature_shape(self) -> Shape:
@@ -102,7 +112,23 @@ class Dataset:
     def take(self, index: np.ndarray) -> Dataset:
         """The examples at `index`, in that order."""
         x = {k: v[index] for k, v in self.x.items()} if isinstance(self.x, dict) else self.x[index]
-        return dataclasses.replace(self, x=x, y=self.y[index])
+        return dataclasses.replace(self, x=x, y=self.y[index], derived=None)
+
+
+@dataclass(frozen=True, eq=False)
+class Derivation:
+    """How a derived dataset draws its examples (pairs, triplets) from the examples of a base dataset.
+
+    `split` splits `base` (stratified, its pending preprocessing fitted on the training part) and calls
+    `draw(base_part, count, rng)` on each part, so a derived example never mixes examples of two splits.
+    """
+
+    base: Dataset
+    """The base examples: one feature array, one class label each; preprocessing may still be pending."""
+    draw: Callable[[Dataset, int, np.random.Generator], Dataset]
+    """`(base examples, how many, generator) -> derived Dataset` (a dict `x`, its own `y` and classes)."""
+    field: str = "of"
+    """The key of `train.data` that errors in drawing concern."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +141,9 @@ DATASETS: dict[str, _Entry] = {}
 """Embedded and generated datasets: each loads from its name alone (every option has a default)."""
 READERS: dict[str, Callable[[Any, Path], Dataset]] = {}
 """Readers of the user's files, `read(data_spec, base_dir) -> Dataset`."""
+DERIVED: dict[str, Callable[[Any, int, Path], Dataset]] = {}
+"""Datasets drawn from another one (`pairs`, `triplets`), `load(data_spec, seed, base_dir) -> Dataset`; their
+`of:` is any dataset of `DATASETS` or `READERS`."""
 
 
 def register(name: str, *, shape: Callable[[Any], Shape]):
@@ -151,6 +180,8 @@ def load_dataset(data_spec, seed: int = 0, base_dir: Path | None = None) -> Data
     """
     if data_spec.name in READERS:
         return READERS[data_spec.name](data_spec, Path(base_dir) if base_dir is not None else Path.cwd())
+    if data_spec.name in DERIVED:
+        return DERIVED[data_spec.name](data_spec, seed, Path(base_dir) if base_dir is not None else Path.cwd())
     return DATASETS[data_spec.name].load(data_spec, seed)
 
 
@@ -163,6 +194,9 @@ def feature_shape(data_spec) -> Shape | None:
         return (*_image_size(data_spec), 3 if data_spec.color_mode == "rgb" else 1)
     if data_spec.name == "tfrecord":
         return tuple(data_spec.shape)
+    if data_spec.name in DERIVED:
+        base = feature_shape(data_spec.of)
+        return {name: base for name in DERIVED_INPUTS[data_spec.name]} if isinstance(base, tuple) else None
     return None
 
 
@@ -175,6 +209,8 @@ def split(data: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
     """
     from sklearn.model_selection import train_test_split
 
+    if data.derived is not None:
+        return _split_derived(data, fraction, seed)
     index = np.arange(len(data))
     held = math.ceil(fraction * len(data))
     if held == 0:
@@ -193,6 +229,26 @@ def split(data: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
     done = {"fit": None, "preprocessing": stats}
     return (dataclasses.replace(train, x=transform(train.x), **done),
             dataclasses.replace(rest, x=transform(rest.x), **done))
+
+
+def _split_derived(data: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Split a derived dataset's base examples (stratified; preprocessing fitted on the training part only),
+    then draw each part's share of the derived examples within that part: `ceil(fraction * len(data))` held out,
+    the rest for training. Each part keeps the arrays `data` kept (the trainer keeps the model's inputs)."""
+    base_train, base_held = split(data.derived.base, fraction, seed)
+    held = math.ceil(fraction * len(data))
+    return (_draw_part(data, base_train, len(data) - held, seed, 0),
+            _draw_part(data, base_held, held, seed, 1))
+
+
+def _draw_part(data: Dataset, base: Dataset, count: int, seed: int, side: int) -> Dataset:
+    """`count` derived examples of `base`'s examples alone, drawn from `(seed, side, len(base))` (side 0 is
+    the training part)."""
+    rng = np.random.default_rng([seed, side, len(base)])
+    drawn = data.derived.draw(base, count, rng)
+    x = {k: drawn.x[k] for k in data.x} if isinstance(data.x, dict) else drawn.x
+    return dataclasses.replace(drawn, x=x, fit=None, preprocessing=base.preprocessing,
+                               derived=dataclasses.replace(data.derived, base=base))
 
 
 def _standardize(x: np.ndarray):
@@ -458,6 +514,132 @@ def _load_graphs(spec, seed: int) -> Dataset:
     x = {"nodes": nodes.astype(np.float32), "senders": senders.astype(np.int32),
          "receivers": receivers.astype(np.int32), "adjacency": adjacency.astype(np.float32)}
     return Dataset("graphs", x, community, tuple(f"community_{k}" for k in range(spec.communities)))
+
+
+# --- derived: pairs and triplets, for metric learning -------------------------------------------------------------
+
+DERIVED_INPUTS = {"pairs": ("left", "right"), "triplets": ("anchor", "positive", "negative")}
+"""The feature arrays of each derived dataset, which the model's inputs must be named after."""
+
+
+def _derived(name: str):
+    """Register `load(data_spec, seed, base_dir) -> Dataset` for a dataset drawn from another one."""
+
+    def wrap(load):
+        DERIVED[name] = load
+        return load
+
+    return wrap
+
+
+def _base(spec, seed: int, base_dir: Path) -> Dataset:
+    """The labelled dataset `of` names, checked to have one feature array and one class label per example (its
+    own errors are reported at `of`)."""
+    try:
+        base = load_dataset(spec.of, seed=seed, base_dir=base_dir)
+    except DataError as exc:
+        raise DataError(exc.message, "of") from None
+    problem = None
+    if isinstance(base.x, dict):
+        problem = f"gives several arrays ({', '.join(base.x)}), and {spec.name} need one array per example"
+    elif not base.classes or base.y.ndim != 1:
+        problem = f"has no class label per example, and {spec.name} are drawn by class"
+    elif len(np.unique(base.y)) < 2:
+        problem = f"has a single class, and {spec.name} need examples of different classes"
+    if problem:
+        raise DataError(f"dataset '{base.name}' {problem}; use a labelled dataset such as digits. "
+                        f"{received('of', spec.of.name)}", "of")
+    return base
+
+
+def _by_class(y: np.ndarray):
+    """`(order, start, size)`: example indices grouped by class (stable), and each class's block in `order`."""
+    order = np.argsort(y, kind="stable")
+    classes, start, size = np.unique(y[order], return_index=True, return_counts=True)
+    first = np.zeros(int(classes.max()) + 1, np.int64)
+    count = np.zeros_like(first)
+    first[classes], count[classes] = start, size
+    return order, first, count
+
+
+def _none_to_draw(what: str, count: int) -> DataError:
+    return DataError(f"a split of the base dataset has no {what} to draw {count} examples from; use more "
+                     f"examples (or smaller splits). {received('count', count)}", "count")
+
+
+def _anchors_and_positives(rng, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`n` pairs `(i, j)`, `i != j`, of the same class: `i` uniform among the examples whose class has another
+    example, `j` uniform among the other examples of `i`'s class."""
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if not len(y):
+        raise _none_to_draw("class with two examples", n)
+    order, first, count = _by_class(y)
+    eligible = np.flatnonzero(count[y] >= 2)
+    if not len(eligible):
+        raise _none_to_draw("class with two examples", n)
+    i = eligible[rng.integers(0, len(eligible), n)]
+    rank = np.empty(len(y), np.int64)
+    rank[order] = np.arange(len(y)) - first[y[order]]
+    c = y[i]
+    other = (rank[i] + 1 + rng.integers(0, count[c] - 1)) % count[c]  # any rank of the class but i's own
+    return i, order[first[c] + other]
+
+
+def _others(rng, y: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """For each example `i`, an example of another class, uniform among them."""
+    if len(i) == 0:
+        return np.zeros(0, np.int64)
+    order, first, count = _by_class(y)
+    c = y[i]
+    if (count[c] == len(y)).any():
+        raise _none_to_draw("second class", len(i))
+    k = rng.integers(0, len(y) - count[c])  # a position in `order` outside c's block
+    return order[np.where(k < first[c], k, k + count[c])]
+
+
+def _draw_pairs(positive_fraction: float):
+    def draw(base: Dataset, count: int, rng: np.random.Generator) -> Dataset:
+        positives = round(positive_fraction * count)
+        a, b = _anchors_and_positives(rng, base.y, positives)
+        if count > positives and not len(base):
+            raise _none_to_draw("examples", count - positives)
+        c = rng.integers(0, max(len(base), 1), count - positives)
+        d = _others(rng, base.y, c)
+        shuffle = rng.permutation(count)
+        left, right = np.concatenate([a, c])[shuffle], np.concatenate([b, d])[shuffle]
+        y = np.concatenate([np.ones(positives, np.int64), np.zeros(count - positives, np.int64)])[shuffle]
+        return Dataset("pairs", {"left": base.x[left], "right": base.x[right]}, y, ("different", "same"))
+
+    return draw
+
+
+def _draw_triplets(base: Dataset, count: int, rng: np.random.Generator) -> Dataset:
+    anchor, positive = _anchors_and_positives(rng, base.y, count)
+    negative = _others(rng, base.y, anchor)
+    x = {"anchor": base.x[anchor], "positive": base.x[positive], "negative": base.x[negative]}
+    return Dataset("triplets", x, np.zeros(count, np.float32), ())
+
+
+def _derive(spec, seed: int, base_dir: Path, draw) -> Dataset:
+    """`spec.count` examples drawn from the whole base (preprocessing fitted on all of it), exactly the training
+    part of `split(data, 0, seed)`; `split` draws each part afresh within the base examples of that part."""
+    base = _base(spec, seed, base_dir)
+    whole, _ = split(base, 0.0, seed)
+    drawn = draw(whole, spec.count, np.random.default_rng([seed, 0, len(whole)]))
+    return dataclasses.replace(drawn, preprocessing=whole.preprocessing, derived=Derivation(base, draw))
+
+
+@_derived("pairs")
+def _load_pairs(spec, seed: int, base_dir: Path) -> Dataset:
+    """Pairs of examples of `of`, label 1 for the same class. See `nnspec.specs.data.Pairs`."""
+    return _derive(spec, seed, base_dir, _draw_pairs(spec.positive_fraction))
+
+
+@_derived("triplets")
+def _load_triplets(spec, seed: int, base_dir: Path) -> Dataset:
+    """(anchor, positive, negative) triplets of examples of `of`. See `nnspec.specs.data.Triplets`."""
+    return _derive(spec, seed, base_dir, _draw_triplets)
 
 
 # --- the user's files -------------------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ def _parse_data(text: str):
     import yaml
     from pydantic import TypeAdapter, ValidationError
 
-    from nnspec.runtime.data import DATASETS, READERS
+    from nnspec.runtime.data import DATASETS, DERIVED, READERS
     from nnspec.specs.data import Dataset as DataSpec
 
     text = str(text).strip()
@@ -128,7 +128,7 @@ def _parse_data(text: str):
         value = {"name": text}
     if not isinstance(value, dict) or "name" not in value:
         raise _data_error("give a dataset name, KIND:PATH or a mapping with a `name`.", text)
-    known = [*DATASETS, *READERS]
+    known = [*DATASETS, *READERS, *DERIVED]
     if value["name"] not in known:
         raise _data_error(f"unknown dataset '{value['name']}'; known: {', '.join(known)} (files as KIND:PATH, "
                           f"e.g. npz:data.npz).", text)

@@ -34,6 +34,10 @@ def make_loss(spec: Loss):
         from nnspec.runtime.keras_ext.losses import ContrastiveLoss
 
         return ContrastiveLoss(margin=spec.margin)
+    if spec.name == "triplet":
+        from nnspec.runtime.keras_ext.losses import TripletLoss
+
+        return TripletLoss(margin=spec.margin)
     return {
         "mean_squared_error": keras.losses.MeanSquaredError, "mean_absolute_error": keras.losses.MeanAbsoluteError,
         "hinge": keras.losses.Hinge, "squared_hinge": keras.losses.SquaredHinge,
@@ -76,12 +80,26 @@ def make_metric(name: str, loss: Loss | None):
     }[name]()
 
 
+LABEL_LOSSES = (*CROSSENTROPY, "hinge", "squared_hinge")
+"""Losses whose targets are class labels, so accuracy means something."""
+
+
+def metrics_by_output(cfg: TrainSpec, outputs: tuple[str, ...]) -> dict[str, list[str]]:
+    """The metric names of each output. Left unsaid, `metrics` is `[accuracy]` for outputs trained on class
+    labels and nothing for the others (accuracy of a regression, a distance or an embedding means nothing)."""
+    losses = losses_by_output(cfg, outputs)
+    if isinstance(cfg.metrics, dict):
+        return {name: list(cfg.metrics[name]) for name in outputs if name in cfg.metrics}
+    if "metrics" in cfg.model_fields_set:
+        return {name: list(cfg.metrics) for name in outputs}
+    return {name: ["accuracy"] for name in outputs if name in losses and losses[name].name in LABEL_LOSSES}
+
+
 def make_metrics(cfg: TrainSpec, outputs: tuple[str, ...]) -> dict[str, list]:
     """`{output id: [Keras metrics]}` for `model.compile(metrics=...)`."""
     losses = losses_by_output(cfg, outputs)
-    wanted = cfg.metrics if isinstance(cfg.metrics, dict) else {name: cfg.metrics for name in outputs}
     return {name: [make_metric(metric, losses.get(name)) for metric in metrics]
-            for name, metrics in wanted.items() if name in outputs and metrics}
+            for name, metrics in metrics_by_output(cfg, outputs).items() if metrics}
 
 
 def make_optimizer(cfg: TrainSpec, steps_per_epoch: int, spec: Optimizer | None = None):

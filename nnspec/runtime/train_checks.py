@@ -8,7 +8,7 @@ from pathlib import Path
 from nnspec.compiler.ir import Graph
 from nnspec.errors import Diagnostic, SpecError
 from nnspec.runtime.data import DATASETS, DataError, Dataset, feature_shape
-from nnspec.runtime.objectives import losses_by_output
+from nnspec.runtime.objectives import LABEL_LOSSES, losses_by_output, metrics_by_output
 from nnspec.specs.load import received
 from nnspec.specs.model import ModelSpec
 from nnspec.specs.source import format_path
@@ -30,11 +30,31 @@ def check_data(spec: ModelSpec, graph: Graph, data: Dataset, base_dir: Path) -> 
 
 
 def check_labels(spec: ModelSpec, graph: Graph, data: Dataset) -> list[Diagnostic]:
-    """Outputs trained on class labels have one unit per class (binary crossentropy: one unit, two classes)."""
+    """Outputs trained on class labels have one unit per class (binary crossentropy: one unit, two classes);
+    a triplet loss reads (batch, 3, d) embeddings; accuracy is asked only of outputs trained on labels."""
     problems = []
     for name, loss in losses_by_output(spec.train, graph.outputs).items():
         problems += _check_output(spec, graph, data, name, loss)
+        shape = graph.node(name).out.shape
+        if loss.name == "triplet" and (len(shape) != 3 or shape[1] != 3):
+            problems.append(_loss_diagnostic(spec, name, f"the triplet loss reads the anchor, positive and "
+                                             f"negative embeddings stacked as (batch, 3, d), but output '{name}' "
+                                             f"has shape {_shape_str(shape[1:])}. Concatenate the three and "
+                                             "reshape to [3, d]."))
+    for name, metrics in metrics_by_output(spec.train, graph.outputs).items():
+        loss = losses_by_output(spec.train, graph.outputs).get(name)
+        if loss is not None and loss.name not in LABEL_LOSSES and {"accuracy", "top5_accuracy"} & set(metrics):
+            path = ("train", "metrics")
+            problems.append(Diagnostic(spec.source_map.locate(path), format_path(path),
+                                       f"accuracy compares predicted and true classes, but output '{name}' is "
+                                       f"trained with {loss.name}, not on class labels. Leave it out. "
+                                       f"Received: metrics={metrics}"))
     return problems
+
+
+def _loss_diagnostic(spec: ModelSpec, name: str, message: str) -> Diagnostic:
+    path = ("train", "loss", name) if isinstance(spec.train.loss, dict) else ("train", "loss")
+    return Diagnostic(spec.source_map.locate(path), format_path(path), message)
 
 
 def _check_output_names(spec: ModelSpec, graph: Graph) -> list[Diagnostic]:

@@ -1,12 +1,13 @@
 """`train.data`: the datasets a spec can train on, by name with their options, and `Augment`, the augmentations
 of training batches.
 
-Three kinds of dataset, one discriminated union on `name`:
+Four kinds of dataset, one discriminated union on `name`:
 
 * embedded: arrays that ship with scikit-learn (`digits`, `digits_flat`, `iris`, `wine`, `breast_cancer`);
 * generated: synthetic data drawn from `train.seed` (`sine_waves`, `token_copy`, `shapes`, `point_clouds`,
   `graphs`), sized by their options;
-* user files: `npz`, `csv`, `image_folder` and `tfrecord`, with paths relative to the spec's directory.
+* user files: `npz`, `csv`, `image_folder` and `tfrecord`, with paths relative to the spec's directory;
+* derived: `pairs` and `triplets` of the examples of any labelled dataset above (`of:`), for metric learning.
 
 Nothing is ever downloaded. The loaders are in `nnspec/runtime/data.py`, the augmentations in
 `nnspec/runtime/augment.py`.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from nnspec.specs.base import Identifier, PositiveInt, SpecModel
 
@@ -249,9 +250,61 @@ class TFRecord(SpecModel):
     """Class names, label `i` being `classes[i]`. Defaults to `"0"`, `"1"`, …"""
 
 
-Dataset = Annotated[
+BaseDataset = Annotated[
     Digits | DigitsFlat | Iris | Wine | BreastCancer | SineWaves | TokenCopy | Shapes | PointClouds | Graphs
     | Npz | Csv | ImageFolder | TFRecord,
+    Field(discriminator="name"),
+]  # fmt: skip
+"""Any dataset but the derived ones: what `pairs` and `triplets` draw their examples from."""
+
+
+# --- derived: pairs and triplets of a labelled dataset, for metric learning --------------------------------------
+
+
+class _Derived(SpecModel):
+    of: BaseDataset
+    """The labelled dataset whose examples are combined, by name (`digits`) or as a mapping with its options
+    (`{name: shapes, size: 16}`). It needs one feature array and one class label per example."""
+    count: PositiveInt = 4000
+    """How many pairs (or triplets) to draw in all; each split gets its share (a test split of 0.2 gets 20%).
+    Defaults to `4000`."""
+
+    @field_validator("of", mode="before")
+    @classmethod
+    def _name_only(cls, value):
+        return {"name": value} if isinstance(value, str) else value
+
+
+class Pairs(_Derived):
+    """Pairs of examples of a labelled dataset, for Siamese networks and the `contrastive` loss.
+
+    Features are a dict `left`, `right` (each one example of `of`, so the model's inputs must be named `left` and
+    `right`); the label is `1` when both are of the same class, else `0` (classes `different`, `same`). Pairs are
+    drawn within each split, after `of` is split (and its preprocessing fitted on the training part only), so no
+    test example ever appears in a training pair; the draw is fixed by `train.seed`.
+    """
+
+    name: Literal["pairs"] = "pairs"
+    """The dataset's name."""
+    positive_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    """The fraction of pairs of the same class (rounded to a whole number of pairs). Defaults to `0.5`."""
+
+
+class Triplets(_Derived):
+    """Triplets of examples of a labelled dataset, for the `triplet` loss (Schroff et al. 2015, FaceNet).
+
+    Features are a dict `anchor`, `positive` (another example of the anchor's class) and `negative` (an example
+    of another class), so the model's inputs must be named after them; the labels are zeros (unused). Like
+    `pairs`, triplets are drawn within each split after `of` is split, fixed by `train.seed`.
+    """
+
+    name: Literal["triplets"] = "triplets"
+    """The dataset's name."""
+
+
+Dataset = Annotated[
+    Digits | DigitsFlat | Iris | Wine | BreastCancer | SineWaves | TokenCopy | Shapes | PointClouds | Graphs
+    | Npz | Csv | ImageFolder | TFRecord | Pairs | Triplets,
     Field(discriminator="name"),
 ]  # fmt: skip
 

@@ -167,6 +167,8 @@ class _Expander:
             note = f"repetition {k + 1} of {repeat}" if repeat > 1 else ""
             if kind == "op":
                 last = self.emit_op(item, label, copy_id, inputs, where, scope, env, note)
+                if "share" in item:
+                    self._record_op_share(item, env, where)
             else:
                 last = self.expand_block(item, label, copy_id, inputs, where, scope, env, note)
             env.table[copy_id] = last
@@ -230,7 +232,8 @@ class _Expander:
     # --- ops and blocks -----------------------------------------------------------------------------------------
 
     def emit_op(self, item, op, node_id, inputs, where, scope, env, note) -> str:
-        params = {k: self.value(v, scope, where + (k,), env) for k, v in item.items() if k not in _NODE_KEYS}
+        params = {k: self.value(v, scope, where + (k,), env) for k, v in item.items()
+                  if k not in (*_NODE_KEYS, "share")}
         params["op"] = op
         return self._emit({"id": env.prefix + node_id, **params}, inputs, where, env, note, node_id)
 
@@ -285,6 +288,16 @@ class _Expander:
         for k in range(first, len(self.out.nodes)):
             node_id = self.out.nodes[k][0]["id"]
             self.shares[k] = (env.prefix + other + "." + node_id[len(prefix):], where + ("share",), env)
+
+    def _record_op_share(self, item: dict, env: _Env, where: Path) -> None:
+        """`share: other` on an op: the node just emitted reuses the weights of node `other` (how a resolved
+        spec keeps the sharing its block uses declared)."""
+        other = self.value(item["share"], env.scope, where + ("share",), env)
+        if not isinstance(other, str):
+            self.problem(where + ("share",), f"`share` names an earlier node with the same op and params. "
+                         f"Received: share={other!r}", env)
+            return
+        self.shares[len(self.out.nodes) - 1] = (env.prefix + other, where + ("share",), env)
 
     def _check_shares(self, nodes: list[dict]) -> dict[int, str]:
         """Each shared node must have a twin with the same op and params; returns index → twin id."""

@@ -20,7 +20,7 @@ CROSSENTROPY = ("sparse_categorical_crossentropy", "categorical_crossentropy", "
 LossName = Literal[
     "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
     "mean_squared_error", "mean_absolute_error", "huber", "hinge", "squared_hinge",
-    "kl_divergence", "cosine_similarity", "contrastive",
+    "kl_divergence", "cosine_similarity", "contrastive", "triplet",
 ]  # fmt: skip
 
 
@@ -28,7 +28,11 @@ class Loss(SpecModel):
     """A loss by its Keras name, with the options that name takes, and its weight among several outputs' losses.
 
     `contrastive` is Hadsell et al. 2006's loss for Siamese networks on a predicted distance `d` and a label `y`
-    (1 = same class): `y·d² + (1 - y)·max(margin - d, 0)²`.
+    (1 = same class): `y·d² + (1 - y)·max(margin - d, 0)²` (the `pairs` dataset gives such labels).
+
+    `triplet` is Schroff et al. 2015's (FaceNet) loss on an output of shape `(batch, 3, d)` stacking the anchor,
+    positive and negative embeddings: `max(‖a - p‖² - ‖a - n‖² + margin, 0)`; the labels are ignored (the
+    `triplets` dataset gives zeros).
     """
 
     name: LossName
@@ -40,14 +44,16 @@ class Loss(SpecModel):
     delta: PositiveFloat = 1.0
     """`huber` only: where the loss turns from quadratic to linear. Defaults to `1.0`."""
     margin: PositiveFloat = 1.0
-    """`contrastive` only: the distance beyond which different pairs cost nothing. Defaults to `1.0`."""
+    """`contrastive` and `triplet` only: the distance beyond which different pairs cost nothing (`contrastive`),
+    or how much farther than the positive the negative must be, in squared distance (`triplet`). Defaults to
+    `1.0`."""
     weight: NonNegativeFloat = 1.0
     """This loss's weight in the total when the model has several outputs. Defaults to `1.0`."""
 
     @model_validator(mode="after")
     def _options_fit_the_loss(self):
         owners = {"from_logits": CROSSENTROPY, "label_smoothing": CROSSENTROPY, "delta": ("huber",),
-                  "margin": ("contrastive",)}
+                  "margin": ("contrastive", "triplet")}
         for option, names in owners.items():
             if getattr(self, option) != type(self).model_fields[option].default and self.name not in names:
                 raise ValueError(f"`{option}` applies to {', '.join(names)} only. Received: name='{self.name}', "

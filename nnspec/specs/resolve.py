@@ -14,7 +14,8 @@ def resolved_data(spec: ModelSpec) -> dict:
     nodes = []
     for w, node in zip(wire(spec), spec.nodes):
         params = node.model_dump(mode="json", exclude={"id", "from_", "op"}, exclude_defaults=True)
-        nodes.append({"id": w.id, "op": node.op, "from": list(w.inputs), **params})
+        share = {"share": spec.shares[w.index]} if w.index in spec.shares else {}
+        nodes.append({"id": w.id, "op": node.op, "from": list(w.inputs), **params, **share})
     data: dict = {"nnspec": spec.nnspec, "name": spec.name}
     if spec.description:
         data["description"] = spec.description

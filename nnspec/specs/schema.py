@@ -259,6 +259,14 @@ def _train_short_forms(defs: dict) -> None:
         cases = {_names(defs, ref)[0]: ref for ref in members}
         defs[union] = _tagged_union("name", cases, f"A {what} by name, with its options.", f"Which {what}.")
         train[key]["allOf"] = [{"$ref": _REF + union}]
+    # `of: digits` in a derived dataset (pairs, triplets) is a base dataset by name, like `data: digits`
+    dataset_names = {"type": "string", "enum": sorted(defs["Dataset"]["properties"]["name"]["enum"])}
+    for definition in defs.values():
+        of = definition.get("properties", {}).get("of")
+        if isinstance(of, dict) and "oneOf" in of:
+            of.pop("oneOf")
+            definition["properties"]["of"] = {**of, "if": {"type": "string"}, "then": dataset_names,
+                                              "else": {"$ref": _REF + "Dataset"}}
     loss = train["loss"]
     loss["allOf"] = [{"$ref": _REF + "Loss"}]
     per_output = next(m for m in loss.pop("oneOf") if m.get("type") == "object")

@@ -129,8 +129,9 @@ class TrainSpec(SpecModel):
 
     data: Dataset
     """The dataset, by name with its options: embedded (`digits`, `digits_flat`, `iris`, `wine`,
-    `breast_cancer`), generated (`sine_waves`, `token_copy`, `shapes`, `point_clouds`, `graphs`), or the user's
-    files (`npz`, `csv`, `image_folder`, `tfrecord`, paths relative to the spec)."""
+    `breast_cancer`), generated (`sine_waves`, `token_copy`, `shapes`, `point_clouds`, `graphs`), the user's
+    files (`npz`, `csv`, `image_folder`, `tfrecord`, paths relative to the spec), or `pairs`/`triplets` of
+    another dataset's examples for metric learning."""
     augment: Augment = Augment()
     """Augmentation of the training batches (flip, crop, noise, mixup). Defaults to none."""
     regime: Regime = Supervised()

@@ -34,3 +34,13 @@ def test_resolve_command_applies_overrides():
     spec = parse_spec(result.stdout)
     assert spec.nodes[-1].units == 4
     assert any(n.id == "stage3.block2.conv2" for n in spec.nodes)
+
+
+@pytest.mark.parametrize("name", ["siamese", "transformer"])
+def test_resolved_specs_keep_shared_weights(name):
+    from nnspec.api import resolve, summary
+
+    text = resolve(f"zoo:{name}")
+    assert "share:" in text
+    again = parse_spec(text, f"{name}.resolved.yaml")  # its expect: params is checked again on this load
+    assert summary(again)["params"] == summary(f"zoo:{name}")["params"]
