@@ -12,8 +12,9 @@ How: a callback, first in the list, records `perf_counter` at every epoch start 
 epoch's time runs from its start to the next's and includes every other callback's `on_epoch_end` (nnspec's
 checkpoint and CSV row). All configurations run in one process, several rounds, each round in a shuffled order
 (`_common.interleaved`); examples/s = training examples / median epoch over all timed epochs of a configuration, and
-the ratio is nnspec / keras. nnspec.train enables TensorFlow op determinism for the whole process (and Keras then
-ignores jit_compile=True, see `note_jit` in the results), so it is switched off again before every hand-written run.
+the ratio is nnspec / keras. nnspec.train enables TensorFlow op determinism for the whole process when the spec does
+not ask for XLA (Keras ignores jit_compile=True under it), so it is switched off again before every hand-written run;
+`jit_effective` records whether each run really compiled with XLA.
 Breakdown (digits CNN, jit off): the hand-written model alone, plus one nnspec ingredient (its input pipeline, its
 checkpoint callback, its CSV logger, op determinism), and plus all four; each variant is built and traced once, then
 they train one epoch each in a shuffled order, round after round (far less noise than whole runs). Last, the cost
@@ -385,9 +386,6 @@ def main() -> None:
                                      for jit in (False, True)},
         "ratios_of_run_medians": {f"{model}/jit_{jit}": ratio(model, jit, "examples_per_s_run_median")
                                   for model in MODELS for jit in (False, True)},
-        "note_jit": "nnspec.train enables TensorFlow op determinism, and Keras then turns jit_compile=True off "
-                    "(keras.src.trainers.trainer.model_supports_jit): nnspec's jit runs are not XLA-compiled "
-                    "(jit_effective false), the hand-written ones are",
         "configs": configs}
     if args.breakdown_rounds:
         result["breakdown_digits_cnn_jit_False"] = ingredients(args.breakdown_rounds)
