@@ -324,14 +324,16 @@ def test_resume_needs_an_interrupted_run(tmp_path):
     assert both.returncode == 2 and "drop SPEC" in both.stderr
 
 
-@pytest.mark.parametrize("precision, jit", [("mixed_bfloat16", False), ("float32", True)])
+@pytest.mark.parametrize("precision, jit", [("mixed_bfloat16", False), ("mixed_float16", False), ("float32", True)])
 def test_mixed_precision_and_xla_train_on_the_cpu(tmp_path, precision, jit):
     import keras
 
     spec = _spec(IRIS, f"train.precision={precision}", f"train.jit_compile={str(jit).lower()}", "train.epochs=6")
     run = _train(spec, tmp_path / "run")
     layer = run.model.get_layer("hidden")
-    assert layer.compute_dtype == ("bfloat16" if precision == "mixed_bfloat16" else "float32")
+    assert layer.compute_dtype == {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(precision, "float32")
     assert layer.kernel.dtype == "float32"  # weights stay float32 under a mixed policy
+    if precision == "mixed_float16":  # float16 gradients are loss-scaled so small ones do not vanish
+        assert type(run.model.optimizer).__name__ == "LossScaleOptimizer"
     assert run.model.jit_compile is jit
     assert run.metrics["test"]["accuracy"] > 0.6 and keras.config.dtype_policy().name == "float32"
