@@ -92,6 +92,20 @@ def evaluate(run_dir: str | Path, *, data: str | None = None, out: str | Path | 
     return evaluate_run(Path(run_dir), data=data, out=Path(out) if out is not None else None)
 
 
+def quantize(source: str | Path, out: str | Path, *, mode: str, samples: int = 256,
+             max_accuracy_drop: float | None = None):
+    """Quantize a run directory's model (exported to ONNX first) or an .onnx file with onnxruntime (`dynamic`,
+    `static` int8 QDQ per-channel, or `fp16`); returns the `QuantizeReport`. Raises `AccuracyBudgetError` (and
+    writes nothing) when the test accuracy drops by more than `max_accuracy_drop`."""
+    from nnspec.runtime.quantize import quantize as _quantize, quantize_run
+    from nnspec.runtime.run_dir import is_run_dir
+
+    source, out = Path(source), Path(out)
+    if is_run_dir(source):
+        return quantize_run(source, out, mode, max_accuracy_drop, samples=samples)
+    return _quantize(source, out, mode=mode, samples=samples, max_accuracy_drop=max_accuracy_drop)
+
+
 def export_onnx(source: SpecLike, out: str | Path, *, opset: int | None = None, atol: float = 1e-4):
     """Export a run directory or a spec to ONNX, verified against Keras; returns the `ExportReport`."""
     from nnspec.runtime.onnx_export import export_onnx as _export

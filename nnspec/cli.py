@@ -254,6 +254,38 @@ def evaluate(run_dir: Path, data: str | None, out: Path | None, as_json: bool) -
 
 
 @main.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--mode", type=click.Choice(["dynamic", "static", "fp16"]), required=True,
+              help="dynamic: int8 weights; static: int8 QDQ, per-channel, calibrated; fp16: float16 weights and "
+                   "compute with float32 inputs and outputs.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The quantized .onnx file (only kept if it loads, is evaluated and keeps the budget).")
+@click.option("--samples", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Training examples to calibrate static quantization on.")
+@click.option("--max-accuracy-drop", type=float,
+              help="Fail (exit 1, no file) when test accuracy drops more than this, e.g. 0.01.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@handles_errors
+def quantize(source: Path, mode: str, out: Path, samples: int, max_accuracy_drop: float | None,
+             as_json: bool) -> None:
+    """Quantize the model of SOURCE (a run directory, or an .onnx file) with onnxruntime and compare it with the
+    float model: file size, accuracy on the run's test split, batch-1 latency."""
+    _quiet_tensorflow()
+    import json
+
+    from nnspec import api
+
+    report = api.quantize(source, out, mode=mode, samples=samples, max_accuracy_drop=max_accuracy_drop)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+        return
+    accuracy = (f", accuracy {report.float_accuracy:.4f} -> {report.accuracy:.4f}"
+                if report.accuracy is not None and report.float_accuracy is not None else "")
+    click.echo(f"wrote {report.path} ({mode}): {report.size_bytes / 1024:.1f} KiB, {report.ratio:.2f}x smaller"
+               f"{accuracy}, batch-1 latency {report.float_latency_ms:.3f} -> {report.latency_ms:.3f} ms")
+
+
+@main.command()
 @click.argument("spec")
 @set_option
 @handles_errors
