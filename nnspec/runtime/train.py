@@ -92,6 +92,7 @@ def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool 
 def _train_into(spec, graph, data, out: Path, text: str, force: bool, verbose: int, callbacks) -> RunResult:
     with training_dir(out, force=force) as stage:
         (stage / "spec.yaml").write_text(text, encoding="utf-8")
+        (stage / SPEC_DIR).write_text(str(_spec_dir(spec)), encoding="utf-8")
         return _run(spec, graph, data, stage, out, text, resume=None, verbose=verbose, extra=callbacks)
 
 
@@ -115,7 +116,8 @@ def resume(out: Path, *, verbose: int = 1, callbacks: list | None = None) -> Run
         prepare_devices(spec.train.distribute)
         text = (stage / "spec.yaml").read_text(encoding="utf-8")
         graph = compile_spec(spec)
-        data = _load_data(spec, graph)
+        marker = stage / SPEC_DIR
+        data = _load_data(spec, graph, Path(marker.read_text(encoding="utf-8")) if marker.is_file() else None)
         return _run(spec, graph, data, stage, out, text, resume=checkpoint, verbose=verbose, extra=callbacks)
 
 
@@ -134,14 +136,25 @@ def _require_train(spec: ModelSpec) -> TrainSpec:
     return spec.train
 
 
-def _load_data(spec: ModelSpec, graph: Graph) -> Dataset:
-    """The spec's dataset (file paths relative to the spec), checked against the model."""
-    base = Path(spec.source_map.file).parent
+SPEC_DIR = "spec_dir.txt"
+"""In a partial run folder: the directory of the spec the run was started from, where relative data file paths
+start; a resumed run, whose spec is the folder's copy, reads its data from there too. (Regimes that read other
+files keep what they need in the run folder: a GAN's discriminator spec, a distilled run's teacher.json.) A
+finished run does not keep it."""
+
+
+def _spec_dir(spec: ModelSpec) -> Path:
+    return Path(spec.source_map.file).resolve().parent
+
+
+def _load_data(spec: ModelSpec, graph: Graph, data_dir: Path | None = None) -> Dataset:
+    """The spec's dataset (file paths relative to `data_dir`, the original spec's directory), checked against the
+    model and the regime (whose own paths start at the spec's directory)."""
     try:
-        data = load_dataset(spec.train.data, seed=spec.train.seed, base_dir=base)
+        data = load_dataset(spec.train.data, seed=spec.train.seed, base_dir=data_dir or _spec_dir(spec))
     except DataError as exc:
         raise data_diagnostic(spec, exc) from None
-    check_data(spec, graph, data, base)
+    check_data(spec, graph, data, _spec_dir(spec))
     if data.input_names:  # named arrays: keep those the model reads, by input name
         data = dataclasses.replace(data, x={name: data.x[name] for name in graph.inputs})
     return data
@@ -281,7 +294,7 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
     train_part, test = split(data, cfg.test_split, cfg.seed)  # NOTE: preprocessing is fitted on train only
     train_part, val = split(train_part, cfg.validation_split, cfg.seed)
     ctx = Context(spec, graph, train_part, val, test, steps_per_epoch(cfg, len(train_part)), stage,
-                  Path(spec.source_map.file).parent)
+                  _spec_dir(spec))
     first_epoch = resume["meta"]["epochs_done"] if resume else 0
     history = {k: list(v) for k, v in resume["meta"]["history"].items()} if resume else {}
     targets = {name: regime.targets(ctx, part) for name, part in (("train", train_part), ("validation", val),
@@ -359,6 +372,7 @@ def _write_run(stage: Path, models: dict, history: dict, metrics: dict, cfg: Tra
 
         plot_history(history, stage / "curves.png")
     shutil.rmtree(stage / CHECKPOINT_DIR, ignore_errors=True)
+    (stage / SPEC_DIR).unlink(missing_ok=True)
 
 
 def _weights_sha256(model) -> str:

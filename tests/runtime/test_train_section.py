@@ -241,6 +241,35 @@ def test_file_data_is_read_relative_to_the_spec_and_errors_are_located(tmp_path)
         _train(_spec(text.replace("points.npz", "missing.npz"), folder=tmp_path), tmp_path / "run2")
 
 
+def test_a_resumed_run_reads_its_data_files_from_the_original_spec_folder(tmp_path, monkeypatch):
+    import keras
+
+    from nnspec.runtime.train import resume
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:  # two epochs done and checkpointed
+                raise KeyboardInterrupt
+
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((90, 4)).astype("float32")
+    np.savez(project / "data" / "points.npz", x=x, y=(x[:, 0] > 0).astype("int64") + (x[:, 1] > 0))
+    text = IRIS.replace("  data: iris\n", "  data: {name: npz, path: data/points.npz, x: x, y: y}\n")
+    spec = _spec(text, folder=project)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # neither the current folder nor the run's folder holds the data
+    whole = _train(spec, tmp_path / "runs" / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        _train(spec, tmp_path / "runs" / "cut", callbacks=[Interrupt()])
+    resumed = resume(tmp_path / "runs" / "cut", verbose=0)
+    for a, b in zip(whole.model.get_weights(), resumed.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert sorted(p.name for p in resumed.run_dir.iterdir()) == sorted(p.name for p in whole.run_dir.iterdir())
+
+
 def test_a_fresh_run_refuses_to_discard_an_interrupted_one(tmp_path):
     from nnspec.runtime.run_dir import partial_dir
 
