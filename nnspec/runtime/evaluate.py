@@ -94,7 +94,7 @@ def evaluate_run(run_dir: Path, data: str | None = None, out: Path | None = None
         predictions = [predictions]
     outputs = dict(zip(graph.outputs, predictions))
     result["classification"] = {name: _classification(cfg, name, outputs[name], dataset)
-                                for name in _classifier_outputs(cfg, graph, dataset)}
+                                for name in classifier_outputs(cfg, graph, dataset)}
     out = Path(out) if out is not None else run_dir / ("eval" if own else f"eval-{_tag(data_spec)}")
     _write(out, run_dir, result)
     return result
@@ -144,7 +144,7 @@ def _same_data(a, b) -> bool:
     return type(a) is type(b) and a.model_dump() == b.model_dump()
 
 
-def _load(data_spec, seed: int, base_dirs: list[Path]):
+def load_from(data_spec, seed: int, base_dirs: list[Path]):
     """Load a dataset, file paths tried relative to each of `base_dirs` in turn."""
     from nnspec.runtime.data import DataError, load_dataset
 
@@ -157,7 +157,7 @@ def _load(data_spec, seed: int, base_dirs: list[Path]):
     raise SpecError([Diagnostic(None, f"--data {error.field}", error.message)])
 
 
-def _inputs_of(data, graph):
+def inputs_of(data, graph):
     """Named arrays keep those the model reads, by input name (as the trainer does)."""
     if data.input_names and all(name in data.x for name in graph.inputs):
         return dataclasses.replace(data, x={name: data.x[name] for name in graph.inputs})
@@ -169,14 +169,14 @@ def _own_test_split(spec, graph, run_dir: Path):
     from nnspec.runtime.data import split
 
     cfg = spec.train
-    data = _load(cfg.data, cfg.seed, [run_dir, Path.cwd()])  # file paths: the run's folder, then here
-    _, test = split(_inputs_of(data, graph), cfg.test_split, cfg.seed)
+    data = load_from(cfg.data, cfg.seed, [run_dir, Path.cwd()])  # file paths: the run's folder, then here
+    _, test = split(inputs_of(data, graph), cfg.test_split, cfg.seed)
     return test
 
 
 def _other_data(data_spec, graph, run_dir: Path):
     """Another dataset, whole; standardized with the run's training statistics when it needs it and they fit."""
-    data = _inputs_of(_load(data_spec, 0, [Path.cwd()]), graph)
+    data = inputs_of(load_from(data_spec, 0, [Path.cwd()]), graph)
     if data.fit is None:
         return data
     stats = _run_standardization(run_dir)
@@ -232,17 +232,17 @@ def _metrics(model, cfg, graph, data) -> dict:
     trainer's batches."""
     from nnspec.runtime.objectives import loss_weights, make_losses, make_metrics
     from nnspec.runtime.regimes.supervised import label_targets, one_or_dict
-    from nnspec.runtime.train import _batches
+    from nnspec.runtime.train import batches
 
     outputs = graph.outputs
     model.compile(loss=one_or_dict(make_losses(cfg, outputs), outputs),
                   loss_weights=loss_weights(cfg, outputs) if len(outputs) > 1 else None,
                   metrics=one_or_dict(make_metrics(cfg, outputs), outputs))
-    logs = model.evaluate(_batches(cfg, label_targets(cfg, outputs, data), data), verbose=0, return_dict=True)
+    logs = model.evaluate(batches(cfg, label_targets(cfg, outputs, data), data), verbose=0, return_dict=True)
     return {k: float(v) for k, v in logs.items()}
 
 
-def _classifier_outputs(cfg, graph, data) -> list[str]:
+def classifier_outputs(cfg, graph, data) -> list[str]:
     from nnspec.runtime.objectives import losses_by_output
     from nnspec.specs.train import CROSSENTROPY
 

@@ -326,7 +326,7 @@ def _own_splits(run_dir: Path):
     """`(spec, graph, train, test)`: the run's data split exactly as training made it (see `nnspec eval`)."""
     from nnspec.compiler.pipeline import compile_spec
     from nnspec.runtime.data import split
-    from nnspec.runtime.evaluate import _inputs_of, _load
+    from nnspec.runtime.evaluate import inputs_of, load_from
     from nnspec.runtime.run_dir import is_run_dir
     from nnspec.specs.load import load_spec
 
@@ -339,8 +339,8 @@ def _own_splits(run_dir: Path):
     if cfg is None:
         raise QuantizeError(f"{run_dir}: the run's spec has no train section, so it names no data")
     graph = compile_spec(spec)
-    data = _load(cfg.data, cfg.seed, [run_dir, Path.cwd()])  # as evaluate._own_test_split does
-    train, test = split(_inputs_of(data, graph), cfg.test_split, cfg.seed)
+    data = load_from(cfg.data, cfg.seed, [run_dir, Path.cwd()])  # as evaluate._own_test_split does
+    train, test = split(inputs_of(data, graph), cfg.test_split, cfg.seed)
     return spec, graph, train, test
 
 
@@ -372,7 +372,7 @@ def _read_npz(path: Path):
 
 def _run_eval_data(run_dir: Path) -> EvalData:
     """A run's test split, with labels for its first classifier output (as `nnspec eval` picks them)."""
-    from nnspec.runtime.evaluate import _classifier_outputs
+    from nnspec.runtime.evaluate import classifier_outputs
     from nnspec.runtime.objectives import losses_by_output
 
     spec, graph, _, test = _own_splits(run_dir)
@@ -380,7 +380,7 @@ def _run_eval_data(run_dir: Path) -> EvalData:
         raise QuantizeError(f"the run held out no test examples (train.test_split is 0), so the quantized model "
                             f"cannot be evaluated. Received: test_split={spec.train.test_split}")
     x = test.x if isinstance(test.x, dict) else {graph.inputs[0]: test.x}
-    classifiers = _classifier_outputs(spec.train, graph, test)
+    classifiers = classifier_outputs(spec.train, graph, test)
     if not classifiers or np.asarray(test.y).ndim != 1:
         return EvalData(x=x, name="test split")
     name = classifiers[0]

@@ -186,7 +186,7 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def _training_batches(cfg: TrainSpec, targets, data: Dataset, first_epoch: int):
+def training_batches(cfg: TrainSpec, targets, data: Dataset, first_epoch: int):
     """Batches for epochs `first_epoch .. cfg.epochs - 1`, one permutation per epoch, as one `tf.data` stream
     (Keras keeps one iterator across epochs when given `steps_per_epoch`)."""
     import tensorflow as tf
@@ -206,7 +206,7 @@ def _training_batches(cfg: TrainSpec, targets, data: Dataset, first_epoch: int):
     return ds.prefetch(2)
 
 
-def _batches(cfg: TrainSpec, targets, data: Dataset):
+def batches(cfg: TrainSpec, targets, data: Dataset):
     """Batches of a split, in order (held-out data, or training data for evaluation)."""
     import tensorflow as tf
 
@@ -300,24 +300,24 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
     targets = {name: regime.targets(ctx, part) for name, part in (("train", train_part), ("validation", val),
                                                                   ("test", test))}
     try:
-        batches = _training_batches(cfg, targets["train"], train_part, first_epoch)
+        stream = training_batches(cfg, targets["train"], train_part, first_epoch)
     except DataError as exc:  # augmentation that does not fit the data
         raise data_diagnostic(spec, exc) from None
     _seed_everything(cfg.seed, deterministic=not cfg.jit_compile)
     with _precision(cfg.precision), strategy.scope():
         model = regime.build(ctx)
         callbacks = [*extra, *regime.callbacks(ctx, model),
-                     *_callbacks(cfg, stage, history, resume, _batches(cfg, targets["train"], train_part),
+                     *_callbacks(cfg, stage, history, resume, batches(cfg, targets["train"], train_part),
                                  lambda: regime.optimizers(model))]
-        validation = _batches(cfg, targets["validation"], val) if len(val) else None
+        validation = batches(cfg, targets["validation"], val) if len(val) else None
         if first_epoch < cfg.epochs:
             own_loop = cfg.distribute.strategy == "multi_worker"  # NOTE: Keras's fit fails there (loop.py)
             if own_loop:
-                loop.fit(model, strategy, batches, epochs=cfg.epochs, initial_epoch=first_epoch,
+                loop.fit(model, strategy, stream, epochs=cfg.epochs, initial_epoch=first_epoch,
                          steps_per_epoch=ctx.steps_per_epoch, callbacks=callbacks, validation=validation,
                          verbose=verbose)
             else:
-                model.fit(batches, epochs=cfg.epochs, initial_epoch=first_epoch,
+                model.fit(stream, epochs=cfg.epochs, initial_epoch=first_epoch,
                           steps_per_epoch=ctx.steps_per_epoch, verbose=verbose, callbacks=callbacks, shuffle=False,
                           validation_data=validation)
         # NOTE: with `optimizer.ema`, fit (and loop.fit) end by giving the model the averaged weights.
@@ -339,8 +339,8 @@ def _evaluate(model, cfg: TrainSpec, targets, data: Dataset, strategy) -> dict:
     if not len(data):
         return {}
     if cfg.distribute.strategy == "multi_worker":
-        return loop.evaluate(model, strategy, _batches(cfg, targets, data))
-    logs = model.evaluate(_batches(cfg, targets, data), verbose=0, return_dict=True)
+        return loop.evaluate(model, strategy, batches(cfg, targets, data))
+    logs = model.evaluate(batches(cfg, targets, data), verbose=0, return_dict=True)
     return {k: float(v) for k, v in logs.items()}
 
 
