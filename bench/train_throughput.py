@@ -168,14 +168,10 @@ def splits(model: str, epochs: int):
 
 
 def nnspec_batches(cfg, train):
-    """The training stream of nnspec's trainer (`nnspec.runtime.train.training_batches`: its second
-    argument was the output names and became the targets)."""
-    import inspect
-
+    """The training stream of nnspec's trainer (`nnspec.runtime.train.training_batches`), labels as targets."""
     from nnspec.runtime.train import training_batches
 
-    second = list(inspect.signature(training_batches).parameters)[1]
-    return training_batches(cfg, train.y if second == "targets" else ("out",), train, 0)
+    return training_batches(cfg, train.y, train, 0)
 
 
 def run_keras(model: str, jit: bool, epochs: int) -> dict:
