@@ -65,8 +65,9 @@ def fit(model, strategy, batches, *, epochs: int, initial_epoch: int, steps_per_
         logs = {}
         for step in range(steps_per_epoch):
             cbs.on_train_batch_begin(step)
-            logs = _floats(train_step(iterator))
+            logs = train_step(iterator)  # tensors: reading them every step would sync with the device
             cbs.on_train_batch_end(step, logs)
+        logs = _floats(logs)
         if validation is not None:
             logs.update({f"val_{k}": v for k, v in evaluate(model, strategy, validation).items()})
         cbs.on_epoch_end(epoch, logs)
