@@ -270,6 +270,12 @@ def quantize(source: Path, mode: str, out: Path, samples: int, max_accuracy_drop
              as_json: bool) -> None:
     """Quantize the model of SOURCE (a run directory, or an .onnx file) with onnxruntime and compare it with the
     float model: file size, accuracy on the run's test split, batch-1 latency."""
+    from nnspec.runtime.run_dir import is_run_dir
+
+    if mode == "static" and not is_run_dir(source):
+        raise click.BadParameter("static quantization calibrates on a run's training data: give a RUN_DIR "
+                                 f"(or use --mode dynamic|fp16 on a bare .onnx file). Received: {source}",
+                                 param_hint="SOURCE")
     _quiet_tensorflow()
     import json
 

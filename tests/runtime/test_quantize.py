@@ -227,3 +227,5 @@ def test_the_command_writes_and_reports_or_fails_the_budget(made, tmp_path):
     result = CliRunner().invoke(main, ["quantize", str(made["run"]), "--mode", "dynamic", "--out", str(over),
                                        "--max-accuracy-drop", "-1"])
     assert result.exit_code == 1 and "accuracy" in result.stderr and not over.exists()
+    bare = CliRunner().invoke(main, ["quantize", str(made["float"]), "--mode", "static", "--out", str(over)])
+    assert bare.exit_code == 2 and "give a RUN_DIR" in bare.output and not over.exists()
