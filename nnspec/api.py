@@ -61,12 +61,14 @@ def build_keras(spec: SpecLike, *, seed: int | None = None):
 
 
 def train(spec: SpecLike, out: str | Path, *, epochs: int | None = None, force: bool = False, verbose: int = 1,
-          callbacks: list | None = None):
+          callbacks: list | None = None, init_weights: str | Path | None = None):
     """Train from the spec's `train:` section and write a run directory; returns the `RunResult`. `callbacks`
-    are extra Keras callbacks that observe the run (progress, timing)."""
+    are extra Keras callbacks that observe the run (progress, timing); `init_weights` (a weights `.npz` or a
+    run directory of the same model) starts from trained weights instead of a fresh initialization."""
     from nnspec.runtime.train import train as _train
 
-    return _train(_spec(spec), Path(out), epochs=epochs, force=force, verbose=verbose, callbacks=callbacks)
+    return _train(_spec(spec), Path(out), epochs=epochs, force=force, verbose=verbose, callbacks=callbacks,
+                  init_weights=Path(init_weights) if init_weights is not None else None)
 
 
 def resume(out: str | Path, *, verbose: int = 1, callbacks: list | None = None):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from nnspec.errors import DiagnosticError, NnspecError, RunDirError
+from nnspec.errors import DiagnosticError, InputError, NnspecError, RunDirError
 
 SPEC_HELP = "A spec file, or `example:NAME` for a bundled example."
 set_option = click.option(
@@ -47,7 +47,7 @@ def handles_errors(fn):
         except DiagnosticError as exc:
             n = len(exc.diagnostics)
             _fail(f"{exc}\nnnspec: {n} problem{'s' * (n != 1)} found.", 2)
-        except RunDirError as exc:
+        except InputError as exc:
             _fail(f"nnspec: {exc}", 2)
         except NnspecError as exc:
             _fail(f"nnspec: error: {exc}", 1)
@@ -139,10 +139,13 @@ def build(spec: str, out: Path, overrides: tuple[str, ...]) -> None:
 @click.option("--force", is_flag=True, help="Replace OUT (and discard an interrupted run to OUT) if it exists.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Continue the interrupted run to this run directory from its last checkpoint (no SPEC).")
+@click.option("--init-weights", type=click.Path(exists=True, path_type=Path),
+              help="Fine-tune: start from these weights (a weights .npz, e.g. what pruning wrote beside its "
+                   "spec, or a run directory of the same model) instead of a fresh initialization.")
 @set_option
 @handles_errors
 def train(spec: str | None, out: Path | None, epochs: int | None, force: bool, resume_dir: Path | None,
-          overrides: tuple[str, ...]) -> None:
+          init_weights: Path | None, overrides: tuple[str, ...]) -> None:
     """Train SPEC from its `train:` section; write model, spec, history, metrics and logs to OUT.
 
     An interrupted run (Ctrl-C, a killed process, a crash) keeps its last checkpoint;
@@ -150,7 +153,8 @@ def train(spec: str | None, out: Path | None, epochs: int | None, force: bool, r
     """
     if resume_dir is not None:
         extra = [name for name, given in (("SPEC", spec), ("--out", out), ("--epochs", epochs),
-                                          ("--force", force), ("--set", overrides)) if given]
+                                          ("--force", force), ("--set", overrides),
+                                          ("--init-weights", init_weights)) if given]
         if extra:
             raise click.UsageError(f"--resume continues a run as it was started; drop {', '.join(extra)}")
     elif spec is None or out is None:
@@ -162,7 +166,7 @@ def train(spec: str | None, out: Path | None, epochs: int | None, force: bool, r
         raise RunDirError(f"{out} already exists; pass --force to replace it (nothing was changed)")
     try:
         run = api.resume(resume_dir) if resume_dir else api.train(_load(spec, overrides), out, epochs=epochs,
-                                                                  force=force)
+                                                                  force=force, init_weights=init_weights)
     except KeyboardInterrupt:
         _interrupted(resume_dir or out)
     metrics = run.metrics

@@ -64,5 +64,14 @@ class ExportError(NnspecError):
     """An export did not pass its checks (onnx.checker, input names, numeric parity); no file was kept."""
 
 
-class RunDirError(NnspecError):
+class InputError(NnspecError):
+    """Bad input that is not a spec (a run directory, a weights file, a model file): the command line reports it
+    as a user mistake (exit 2), with nothing changed."""
+
+
+class RunDirError(InputError):
     """A run directory is missing, incomplete, or exists where it must not be overwritten."""
+
+
+class WeightsError(InputError):
+    """Weights do not fit the model they are given to (missing, extra or misshapen variables)."""

@@ -26,11 +26,13 @@ import numpy as np
 
 from nnspec.compiler.ir import Graph
 from nnspec.compiler.pipeline import compile_spec
+from nnspec.compiler.weights import Weights
 from nnspec.errors import Diagnostic, NnspecError, RunDirError, SpecError
 from nnspec.runtime import loop
 from nnspec.runtime.data import DataError, Dataset, load_dataset, split
 from nnspec.runtime.distribute import is_chief, prepare_devices
 from nnspec.runtime.run_dir import training_dir
+from nnspec.runtime.weights_io import apply_weights, load_weights
 from nnspec.runtime.train_checks import check_data, data_diagnostic
 from nnspec.specs.model import ModelSpec
 from nnspec.specs.train import TrainSpec
@@ -50,7 +52,7 @@ class RunResult:
 
 
 def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool = False,
-          verbose: int = 1, callbacks: list | None = None) -> RunResult:
+          verbose: int = 1, callbacks: list | None = None, init_weights: Path | None = None) -> RunResult:
     """Train `spec` as its `train:` section says and write the run directory `out`.
 
     Args:
@@ -62,6 +64,9 @@ def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool 
         verbose: Keras progress output (0 silent, 1 progress bar, 2 one line per epoch). Defaults to `1`.
         callbacks: Extra Keras callbacks (progress hooks, timing); they observe the run, the spec still
             defines it. Defaults to none.
+        init_weights: Start from these weights instead of a fresh initialization (fine-tuning): a weights
+            `.npz` (`nnspec.runtime.weights_io.save_weights`, what pruning writes beside its spec) or a run
+            directory of the same model. Every weight of the model must be given. Defaults to none.
 
     Returns:
         The `RunResult`.
@@ -82,18 +87,29 @@ def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool 
 
         spec = parse_spec(text, str(spec.source_map.file))
     graph = compile_spec(spec)
+    init = Initial(Path(init_weights), load_weights(init_weights)) if init_weights is not None else None
     data = _load_data(spec, graph)
     if not is_chief(spec.train.distribute):  # a non-chief worker trains in step with the chief, writes nothing
         with tempfile.TemporaryDirectory(prefix="nnspec-worker-") as scratch:
-            return _train_into(spec, graph, data, Path(scratch) / "run", text, False, verbose, callbacks)
-    return _train_into(spec, graph, data, Path(out), text, force, verbose, callbacks)
+            return _train_into(spec, graph, data, Path(scratch) / "run", text, False, verbose, callbacks, init)
+    return _train_into(spec, graph, data, Path(out), text, force, verbose, callbacks, init)
 
 
-def _train_into(spec, graph, data, out: Path, text: str, force: bool, verbose: int, callbacks) -> RunResult:
+@dataclass(frozen=True)
+class Initial:
+    """Weights a fine-tuning run starts from, and where they came from (recorded in metrics.json)."""
+
+    source: Path
+    weights: Weights
+
+
+def _train_into(spec, graph, data, out: Path, text: str, force: bool, verbose: int, callbacks,
+                init: Initial | None) -> RunResult:
     with training_dir(out, force=force) as stage:
         (stage / "spec.yaml").write_text(text, encoding="utf-8")
         (stage / SPEC_DIR).write_text(str(_spec_dir(spec)), encoding="utf-8")
-        return _run(spec, graph, data, stage, out, text, resume=None, verbose=verbose, extra=callbacks)
+        return _run(spec, graph, data, stage, out, text, resume=None, verbose=verbose, extra=callbacks,
+                    init=init)
 
 
 def resume(out: Path, *, verbose: int = 1, callbacks: list | None = None) -> RunResult:
@@ -161,10 +177,10 @@ def _load_data(spec: ModelSpec, graph: Graph, data_dir: Path | None = None) -> D
 
 
 def _run(spec: ModelSpec, graph: Graph, data: Dataset, stage: Path, out: Path, text: str, *,
-         resume: dict | None, verbose: int, extra: list | None) -> RunResult:
+         resume: dict | None, verbose: int, extra: list | None, init: Initial | None = None) -> RunResult:
     start = time.perf_counter()
     cfg = spec.train
-    models, history, metrics = _train_and_evaluate(spec, graph, data, stage, resume, verbose, extra or [])
+    models, history, metrics = _train_and_evaluate(spec, graph, data, stage, resume, verbose, extra or [], init)
     model = models["model"]
     metrics.update(epochs=cfg.epochs, epochs_run=len(next(iter(history.values()), [])), seed=cfg.seed,
                    params=int(model.count_params()), spec_sha256=_sha256(text), nnspec_version=_version(),
@@ -275,7 +291,7 @@ def _callbacks(cfg: TrainSpec, stage: Path, history: dict, resume: dict | None, 
 
 
 def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Path, resume: dict | None,
-                        verbose: int, extra: list):
+                        verbose: int, extra: list, init: Initial | None = None):
     """Split the data, build, fit (from the checkpoint's next epoch when resuming) and evaluate the model on
     every split, as the spec's regime says: `(model, history, metrics)`."""
     from nnspec.runtime.distribute import scaled_spec, strategy_for
@@ -306,6 +322,8 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
     _seed_everything(cfg.seed, deterministic=not cfg.jit_compile)
     with _precision(cfg.precision), strategy.scope():
         model = regime.build(ctx)
+        if init is not None and resume is None:  # NOTE: a resumed run's checkpoint already holds its weights
+            apply_weights(model, init.weights, require=[n.id for n in graph.order() if n.params and not n.shares])
         callbacks = [*extra, *regime.callbacks(ctx, model),
                      *_callbacks(cfg, stage, history, resume, batches(cfg, targets["train"], train_part),
                                  lambda: regime.optimizers(model))]
@@ -331,6 +349,8 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
     metrics["chief"] = is_chief(cfg.distribute)
     metrics["weights_sha256"] = _weights_sha256(model)
     metrics["learning_rate"] = cfg.optimizer.learning_rate
+    if init is not None:
+        metrics["initial_weights"] = str(init.source)
     return regime.final_models(model), history, metrics
 
 
