@@ -82,3 +82,21 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path):
         for name in a[node]:
             np.testing.assert_allclose(a[node][name], b[node][name], atol=1e-6)
     assert tuned.metrics["test"]["accuracy"] == pytest.approx(first.metrics["test"]["accuracy"])
+
+
+def test_a_derived_run_is_a_run_directory_holding_the_given_weights(tmp_path):
+    from nnspec.runtime.derived_run import write_derived_run
+    from nnspec.runtime.run_dir import load_run
+    from nnspec.runtime.weights_io import read_weights
+
+    spec = nnspec.load_spec(EXAMPLES / "residual_cnn.yaml")
+    graph = compile_spec(spec)
+    model = nnspec.build_keras(spec, seed=3)
+    out = write_derived_run(WeightedGraph(graph, read_weights(model, graph)), spec, tmp_path / "derived",
+                            source=tmp_path / "nowhere", passes=["identity"])
+    spec2, model2 = load_run(out)
+    assert nnspec.summary(spec2)["params"] == nnspec.summary(spec)["params"]
+    x = np.random.default_rng(0).random((3, *model.inputs[0].shape[1:])).astype("float32")
+    np.testing.assert_allclose(_outputs(model, [x])[0], _outputs(model2, [x])[0], atol=1e-6)
+    with pytest.raises(Exception, match="already exists"):
+        write_derived_run(WeightedGraph(graph, read_weights(model, graph)), spec, out, source=out, passes=[])
