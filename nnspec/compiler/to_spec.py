@@ -33,6 +33,8 @@ def spec_data(g: Graph, spec: ModelSpec, *, name: str | None = None, description
     data["outputs"] = list(g.outputs)
     if spec.train is not None:
         data["train"] = spec.train.model_dump(mode="json")
+    if spec.deploy is not None:
+        data["deploy"] = spec.deploy.model_dump(mode="json", exclude_defaults=True)
     return data
 
 

@@ -14,6 +14,7 @@ import nnspec.layers  # noqa: F401  (registers every card)
 from nnspec.layers._registry import LAYERS
 from nnspec.specs.base import Identifier, Reference, PositiveInt, SpecModel
 from nnspec.specs.source import SourceMap
+from nnspec.specs.deploy import DeploySpec
 from nnspec.specs.train import TrainSpec
 
 AnyLayer = Annotated[Union[tuple(d.spec for d in LAYERS.values())], Field(discriminator="op")]
@@ -63,6 +64,8 @@ class ModelSpec(SpecModel):
     """How to train the model (needed by `nnspec train`)."""
     expect: ExpectSpec | None = None
     """Facts checked at compile time."""
+    deploy: DeploySpec | None = None
+    """How `nnspec deploy` compresses, exports, quantizes and benchmarks the trained model."""
 
     _source: SourceMap = PrivateAttr(default_factory=lambda: SourceMap("<string>"))
     _text: str = PrivateAttr(default="")

@@ -26,6 +26,8 @@ def resolved_data(spec: ModelSpec) -> dict:
     data["outputs"] = output_ids(spec)
     if spec.train is not None:
         data["train"] = spec.train.model_dump(mode="json")
+    if spec.deploy is not None:
+        data["deploy"] = spec.deploy.model_dump(mode="json", exclude_defaults=True)
     if spec.expect is not None:
         data["expect"] = spec.expect.model_dump(mode="json", exclude_none=True)
     return data
