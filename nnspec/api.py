@@ -95,24 +95,50 @@ def evaluate(run_dir: str | Path, *, data: str | None = None, out: str | Path | 
 
 
 def quantize(source: str | Path, out: str | Path, *, mode: str, samples: int = 256,
-             max_accuracy_drop: float | None = None):
+             max_accuracy_drop: float | None = None, exclude_worst: int = 0):
     """Quantize a run directory's model (exported to ONNX first) or an .onnx file with onnxruntime (`dynamic`,
-    `static` int8 QDQ per-channel, or `fp16`); returns the `QuantizeReport`. Raises `AccuracyBudgetError` (and
-    writes nothing) when the test accuracy drops by more than `max_accuracy_drop`."""
-    from nnspec.runtime.quantize import quantize as _quantize, quantize_run
+    `static` int8 QDQ per-channel, or `fp16`), or a run's Keras model to a full-integer `.tflite` (`litert`);
+    returns the `QuantizeReport`. Raises `AccuracyBudgetError` (and writes nothing) when the test accuracy drops
+    by more than `max_accuracy_drop`, after leaving up to `exclude_worst` of the most harmful nodes in float."""
+    from nnspec.runtime.quantize import QuantizeInputError, quantize as _quantize, quantize_run
     from nnspec.runtime.run_dir import is_run_dir
 
     source, out = Path(source), Path(out)
+    if mode == "litert":
+        from nnspec.runtime.litert import quantize_litert
+
+        if exclude_worst:
+            raise QuantizeInputError(f"exclude_worst applies to the ONNX modes (dynamic, static, fp16), not "
+                                     f"litert. Received: exclude_worst={exclude_worst}")
+        return quantize_litert(source, out, samples=samples, max_accuracy_drop=max_accuracy_drop)
     if is_run_dir(source):
-        return quantize_run(source, out, mode, max_accuracy_drop, samples=samples)
-    return _quantize(source, out, mode=mode, samples=samples, max_accuracy_drop=max_accuracy_drop)
+        return quantize_run(source, out, mode, max_accuracy_drop, samples=samples, exclude_worst=exclude_worst)
+    return _quantize(source, out, mode=mode, samples=samples, max_accuracy_drop=max_accuracy_drop,
+                     exclude_worst=exclude_worst)
 
 
-def export_onnx(source: SpecLike, out: str | Path, *, opset: int | None = None, atol: float = 1e-4):
-    """Export a run directory or a spec to ONNX, verified against Keras; returns the `ExportReport`."""
+def bench(source: str | Path, out: str | Path, *, data: str | None = None,
+          quantize_modes=("dynamic", "static", "fp16"), compare=(), threads: int = 1, repeats: int = 100,
+          progress=None) -> dict:
+    """Measure a run directory (or an .onnx file) and its deployable variants side by side: Keras, onnxruntime
+    fp32, each quantized file (`quantize_modes`, `litert` included on request), and each run / .onnx / .tflite
+    in `compare`. File size, batch-1 p50/p90 latency, batch-32 throughput and accuracy (the run's test split, or
+    `data`); writes `out/bench.json`, `out/bench.md` and the variant files, and returns the JSON dict. Raises
+    `InputError` for a bad source."""
+    from nnspec.runtime.deploy_bench import bench_run
+
+    return bench_run(Path(source), Path(out), data=data, quantize_modes=tuple(quantize_modes),
+                     extra=[Path(p) for p in compare], threads=threads, repeats=repeats, progress=progress)
+
+
+def export_onnx(source: SpecLike, out: str | Path, *, opset: int | None = None, atol: float = 1e-4,
+                via: str = "auto"):
+    """Export a run directory or a spec to ONNX, verified against Keras; returns the `ExportReport`. `via`:
+    `direct` emits ONNX from the IR and the weights (fast), `tf2onnx` converts through TensorFlow (any op),
+    `auto` (the default) is `direct` when the emitter covers every node, else `tf2onnx`."""
     from nnspec.runtime.onnx_export import export_onnx as _export
 
-    return _export(source, Path(out), opset=opset, atol=atol)
+    return _export(source, Path(out), opset=opset, atol=atol, via=via)
 
 
 def draw(spec: SpecLike, out: str | Path, *, expand: bool = False) -> Path:

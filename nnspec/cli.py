@@ -195,9 +195,13 @@ def _interrupted(out: Path) -> None:
 @click.option("--opset", type=click.IntRange(min=13, max=18), help="ONNX opset. Defaults to 18.")
 @click.option("--atol", type=float, default=1e-4, show_default=True,
               help="Largest allowed |onnxruntime - Keras| on seeded random inputs.")
+@click.option("--via", type=click.Choice(["auto", "direct", "tf2onnx"]), default="auto", show_default=True,
+              help="direct: emit ONNX from the IR and the weights (fast); tf2onnx: convert through TensorFlow "
+                   "(any op); auto: direct when it covers every node, else tf2onnx.")
 @set_option
 @handles_errors
-def export(source: str, fmt: str, out: Path, opset: int | None, atol: float, overrides: tuple[str, ...]) -> None:
+def export(source: str, fmt: str, out: Path, opset: int | None, atol: float, via: str,
+           overrides: tuple[str, ...]) -> None:
     """Export SOURCE (a run directory or a spec) to ONNX, verified against Keras with onnxruntime."""
     _quiet_tensorflow()
     from nnspec import api
@@ -208,10 +212,12 @@ def export(source: str, fmt: str, out: Path, opset: int | None, atol: float, ove
         raise click.BadParameter("a run directory is exported as trained; --set applies to specs only",
                                  param_hint="--set")
     target = source if is_run_dir(Path(source)) else _load(source, overrides)
-    report = api.export_onnx(target, out, opset=opset, atol=atol)
+    report = api.export_onnx(target, out, opset=opset, atol=atol, via=via)
+    for reason in report.fallback:
+        click.echo(f"via tf2onnx: the direct emitter does not cover {reason}", err=True)
     click.echo(f"wrote {report.path} ({report.size_bytes / 1024:.1f} KiB, opset {report.opset}, IR "
-               f"{report.ir_version}) in {report.export_seconds:.1f}s; max |onnxruntime - keras| = "
-               f"{report.max_abs_diff:.2e} (limit {atol:.0e})")
+               f"{report.ir_version}, via {report.via}) in {report.export_seconds:.1f}s; max |onnxruntime - "
+               f"keras| = {report.max_abs_diff:.2e} (limit {atol:.0e})")
 
 
 @main.command()
@@ -259,40 +265,99 @@ def evaluate(run_dir: Path, data: str | None, out: Path | None, as_json: bool) -
 
 @main.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--mode", type=click.Choice(["dynamic", "static", "fp16"]), required=True,
+@click.option("--mode", type=click.Choice(["dynamic", "static", "fp16", "litert"]), required=True,
               help="dynamic: int8 weights; static: int8 QDQ, per-channel, calibrated; fp16: float16 weights and "
-                   "compute with float32 inputs and outputs.")
+                   "compute with float32 inputs and outputs; litert: full-integer .tflite (int8 inputs and "
+                   "outputs) from the Keras model, calibrated.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The quantized .onnx file (only kept if it loads, is evaluated and keeps the budget).")
+              help="The quantized .onnx (or, for litert, .tflite) file; only kept if it loads, is evaluated and "
+                   "keeps the budget.")
 @click.option("--samples", type=click.IntRange(min=1), default=256, show_default=True,
-              help="Training examples to calibrate static quantization on.")
+              help="Training examples to calibrate static and litert quantization on.")
 @click.option("--max-accuracy-drop", type=float,
               help="Fail (exit 1, no file) when test accuracy drops more than this, e.g. 0.01.")
+@click.option("--exclude-worst", type=click.IntRange(min=0), default=0, show_default=True,
+              help="When over --max-accuracy-drop (not litert): retry leaving up to N nodes in float, the "
+                   "ones that hurt most on the calibration data first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handles_errors
 def quantize(source: Path, mode: str, out: Path, samples: int, max_accuracy_drop: float | None,
-             as_json: bool) -> None:
-    """Quantize the model of SOURCE (a run directory, or an .onnx file) with onnxruntime and compare it with the
-    float model: file size, accuracy on the run's test split, batch-1 latency."""
+             exclude_worst: int, as_json: bool) -> None:
+    """Quantize the model of SOURCE (a run directory, or an .onnx file) and compare it with the float model:
+    file size, accuracy on the run's test split, batch-1 latency."""
     from nnspec.runtime.run_dir import is_run_dir
 
-    if mode == "static" and not is_run_dir(source):
-        raise click.BadParameter("static quantization calibrates on a run's training data: give a RUN_DIR "
+    if mode in ("static", "litert") and not is_run_dir(source):
+        raise click.BadParameter(f"{mode} quantization calibrates on a run's training data: give a RUN_DIR "
                                  f"(or use --mode dynamic|fp16 on a bare .onnx file). Received: {source}",
                                  param_hint="SOURCE")
+    if exclude_worst and max_accuracy_drop is None:
+        raise click.BadParameter("--exclude-worst acts only when a model is over its budget: give "
+                                 "--max-accuracy-drop too", param_hint="--exclude-worst")
     _quiet_tensorflow()
     import json
 
     from nnspec import api
 
-    report = api.quantize(source, out, mode=mode, samples=samples, max_accuracy_drop=max_accuracy_drop)
+    report = api.quantize(source, out, mode=mode, samples=samples, max_accuracy_drop=max_accuracy_drop,
+                          exclude_worst=exclude_worst)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))
         return
+    for i, attempt in enumerate(report.attempts if len(report.attempts) > 1 else ()):
+        left = ", ".join(attempt["excluded"]) or "none"
+        click.echo(f"attempt {i + 1}: float nodes {left}: accuracy {attempt['accuracy']:.4f} "
+                   f"(drop {attempt['accuracy_drop'] * 100:.2f} points)")
     accuracy = (f", accuracy {report.float_accuracy:.4f} -> {report.accuracy:.4f}"
                 if report.accuracy is not None and report.float_accuracy is not None else "")
+    excluded = f", left in float: {', '.join(report.excluded_nodes)}" if report.excluded_nodes else ""
     click.echo(f"wrote {report.path} ({mode}): {report.size_bytes / 1024:.1f} KiB, {report.ratio:.2f}x smaller"
-               f"{accuracy}, batch-1 latency {report.float_latency_ms:.3f} -> {report.latency_ms:.3f} ms")
+               f"{accuracy}{excluded}, batch-1 latency {report.float_latency_ms:.3f} -> "
+               f"{report.latency_ms:.3f} ms")
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for bench.json, bench.md and the variant .onnx files (kept, to deploy the one you pick).")
+@click.option("--data", help="Measure accuracy on this dataset instead of the run's own test split: a name "
+                             "(`digits`), KIND:PATH (`npz:more.npz`) or a YAML mapping, as for `nnspec eval`.")
+@click.option("--modes", default="dynamic,static,fp16", show_default=True,
+              help="Quantized variants to make and measure, comma-separated, among dynamic, static, fp16 and "
+                   "litert (full-integer .tflite); empty for none.")
+@click.option("--compare", "compare", multiple=True, type=click.Path(path_type=Path),
+              help="Also measure this run directory (e.g. a pruned run: same rows, prefixed by its folder name), "
+                   ".onnx or .tflite file (repeatable).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Intra-op threads for onnxruntime, LiteRT and TensorFlow.")
+@click.option("--repeats", type=click.IntRange(min=2), default=100, show_default=True,
+              help="Timing rounds at batch 1 (a fifth of them, at least 10, at batch 32).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table.")
+@handles_errors
+def bench(source: Path, out: Path, data: str | None, modes: str, compare: tuple[Path, ...], threads: int,
+          repeats: int, as_json: bool) -> None:
+    """Measure SOURCE (a run directory or an .onnx file) side by side with its deployable variants: Keras,
+    onnxruntime fp32, each quantized file and each --compare model. Size, batch-1 p50/p90 latency, batch-32
+    throughput and accuracy, written to OUT/bench.md and OUT/bench.json."""
+    _quiet_tensorflow()
+    import json
+
+    from nnspec import api
+
+    chosen = tuple(m.strip() for m in modes.split(",") if m.strip())
+    bad = [m for m in chosen if m not in ("dynamic", "static", "fp16", "litert")]
+    if bad:
+        raise click.BadParameter(f"each mode must be dynamic, static, fp16 or litert. Received: {', '.join(bad)}",
+                                 param_hint="--modes")
+    result = api.bench(source, out, data=data, quantize_modes=chosen, compare=compare, threads=threads,
+                       repeats=repeats, progress=None if as_json else lambda m: click.echo(f"· {m}", err=True))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    from nnspec.runtime.deploy_bench import markdown
+
+    click.echo(markdown(result), nl=False)
+    click.echo(f"wrote {result['files']['markdown']} and {result['files']['json']}")
 
 
 @main.command()

@@ -79,13 +79,7 @@ def evaluate_run(run_dir: Path, data: str | None = None, out: Path | None = None
         raise NnspecError(f"eval computes a model's loss and metrics on labelled data; a run of regime "
                           f"'{regime}' has no such model. {received('regime', regime)}")
     graph = compile_spec(spec)
-    data_spec = _parse_data(data) if data is not None else cfg.data
-    own = _same_data(data_spec, cfg.data)
-    dataset = _own_test_split(spec, graph, run_dir) if own else _other_data(data_spec, graph, run_dir)
-    if not len(dataset):
-        raise NnspecError(f"the run held out no test examples (train.test_split is 0); evaluate on another "
-                          f"dataset with --data. {received('test_split', cfg.test_split)}")
-    _check_fits(graph, cfg, dataset, data)
+    data_spec, own, dataset = evaluation_data(spec, graph, run_dir, data)
     result = {"run": str(run_dir), "model": spec.name, "regime": cfg.regime.name,
               "data": {"name": dataset.name, "split": "test" if own else "all", "examples": len(dataset)},
               "metrics": _metrics(model, cfg, graph, dataset)}
@@ -103,11 +97,25 @@ def evaluate_run(run_dir: Path, data: str | None = None, out: Path | None = None
 # --- the data -----------------------------------------------------------------------------------------------------
 
 
+def evaluation_data(spec, graph, run_dir: Path, data: str | None = None):
+    """`(data_spec, own, dataset)`: what `evaluate_run` evaluates a run on (see the module's docs). `own` is
+    True for the run's own test split. Raises as `evaluate_run` does for a bad `data` or an empty split."""
+    cfg = spec.train
+    data_spec = parse_data(data) if data is not None else cfg.data
+    own = _same_data(data_spec, cfg.data)
+    dataset = _own_test_split(spec, graph, run_dir) if own else _other_data(data_spec, graph, run_dir)
+    if not len(dataset):
+        raise NnspecError(f"the run held out no test examples (train.test_split is 0); evaluate on another "
+                          f"dataset with --data. {received('test_split', cfg.test_split)}")
+    _check_fits(graph, cfg, dataset, data)
+    return data_spec, own, dataset
+
+
 def _data_error(message: str, value) -> SpecError:
     return SpecError([Diagnostic(None, "--data", f"{message} {received('data', value)}")])
 
 
-def _parse_data(text: str):
+def parse_data(text: str):
     """A `train.data` model from `NAME`, `KIND:PATH` or a YAML mapping."""
     import yaml
     from pydantic import TypeAdapter, ValidationError
