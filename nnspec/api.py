@@ -131,6 +131,52 @@ def bench(source: str | Path, out: str | Path, *, data: str | None = None,
                      extra=[Path(p) for p in compare], threads=threads, repeats=repeats, progress=progress)
 
 
+def prune(run_dir: str | Path, out: str | Path, *, ratio: float | None = None, flops: float | None = None,
+          norm: str = "l1", sparsity: float | None = None, scope: str = "global", lottery: bool = False,
+          epochs: int = 3, force: bool = False, verbose: int = 0) -> dict:
+    """Prune a trained run into the run directory `out`, then fine-tune `epochs` epochs; returns the report.
+
+    Structured (`ratio` of the channels, or down to `flops` of the FLOPs): whole channels are removed, through
+    residual adds, concatenations and depthwise convolutions, and `out/spec.yaml` is the smaller model.
+    Unstructured (`sparsity`): the smallest weights are zeroed on a polynomial schedule while fine-tuning
+    (`scope` global or per_layer; `lottery` rewinds survivors to their initial values and retrains); the report
+    has per-layer `sparsity` and the test metrics."""
+    if sparsity is not None:
+        from nnspec.runtime.pruning import magnitude_prune_run
+
+        run = magnitude_prune_run(Path(run_dir), Path(out), sparsity=sparsity, epochs=epochs, scope=scope,
+                                  lottery=lottery, force=force, verbose=verbose)
+        return {"out": str(run.run_dir), "sparsity": run.metrics.get("sparsity"),
+                "test": run.metrics.get("test", {}), "epochs": epochs}
+    from nnspec.runtime.channel_pruning import channel_prune_run
+
+    return channel_prune_run(Path(run_dir), Path(out), ratio=ratio, flops=flops, norm=norm,
+                             fine_tune_epochs=epochs, force=force, verbose=verbose)
+
+
+def compress(run_dir: str | Path, out: str | Path, *, fold_bn: bool = False, rank: int | None = None,
+             energy: float | None = None, clusters: int | None = None, force: bool = False) -> dict:
+    """Fold batch norms, factorize dense layers (`rank` or `energy`) and/or cluster weights (`clusters`) of a
+    trained run, checking outputs and accuracy after each pass; writes the run directory `out`, returns the
+    report."""
+    from nnspec.runtime.compress import compress_run
+
+    return compress_run(Path(run_dir), Path(out), fold_bn=fold_bn, rank=rank, energy=energy, clusters=clusters,
+                        force=force)
+
+
+def deploy(source: SpecLike, out: str | Path, *, force: bool = False, repeats: int = 100, progress=None,
+           verbose: int = 0) -> dict:
+    """Run the `deploy:` chain of a spec (trained first) or a run directory into the folder `out`: pruning,
+    BN folding, factorization, clustering, ONNX export, quantization within the accuracy budget, and the
+    benchmark of every form (`out/bench.md`). Returns the report written to `out/deploy.json`."""
+    from nnspec.runtime.deploy import deploy as _deploy
+    from nnspec.runtime.run_dir import is_run_dir
+
+    target = Path(source) if isinstance(source, (str, Path)) and is_run_dir(Path(source)) else _spec(source)
+    return _deploy(target, Path(out), force=force, repeats=repeats, progress=progress, verbose=verbose)
+
+
 def export_onnx(source: SpecLike, out: str | Path, *, opset: int | None = None, atol: float = 1e-4,
                 via: str = "auto"):
     """Export a run directory or a spec to ONNX, verified against Keras; returns the `ExportReport`. `via`:

@@ -361,6 +361,134 @@ def bench(source: Path, out: Path, data: str | None, modes: str, compare: tuple[
 
 
 @main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The run directory to write (spec.yaml of the pruned model, model.keras, metrics.json).")
+@click.option("--channels", "ratio", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+              help="Structured: remove this fraction of the channels of every prunable group.")
+@click.option("--flops", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+              help="Structured: remove channels until this fraction of the FLOPs is left (e.g. 0.5).")
+@click.option("--norm", type=click.Choice(["l1", "l2"]), default="l1", show_default=True,
+              help="Structured: channel importance.")
+@click.option("--sparsity", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+              help="Unstructured: zero this fraction of the kernel weights (smallest magnitudes), pruning "
+                   "gradually while fine-tuning.")
+@click.option("--scope", type=click.Choice(["global", "per_layer"]), default="global", show_default=True,
+              help="Unstructured: one threshold over all layers, or every layer to SPARSITY.")
+@click.option("--lottery", is_flag=True, help="Unstructured: lottery ticket (prune, rewind the survivors to "
+                                               "their initial values, retrain with the mask).")
+@click.option("--epochs", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Fine-tuning epochs (structured: after pruning; unstructured: while pruning, at least 1).")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@handles_errors
+def prune(run_dir: Path, out: Path, ratio: float | None, flops: float | None, norm: str, sparsity: float | None,
+          scope: str, lottery: bool, epochs: int, force: bool, as_json: bool) -> None:
+    """Prune the model trained in RUN_DIR and fine-tune it. Structured (--channels or --flops): whole channels
+    go, the model really shrinks, and OUT/spec.yaml is the smaller model. Unstructured (--sparsity): the
+    smallest weights become zeros while fine-tuning, per-layer sparsity in OUT/metrics.json."""
+    structured = [name for name, v in (("--channels", ratio), ("--flops", flops)) if v is not None]
+    if len(structured) + (sparsity is not None) != 1:
+        raise click.UsageError("give exactly one of --channels, --flops (structured) or --sparsity (unstructured)")
+    if sparsity is not None and epochs < 1:
+        raise click.BadParameter("unstructured pruning happens while fine-tuning: give at least 1 epoch",
+                                 param_hint="--epochs")
+    _quiet_tensorflow()
+    import json
+
+    from nnspec import api
+
+    report = api.prune(run_dir, out, ratio=ratio, flops=flops, norm=norm, sparsity=sparsity, scope=scope,
+                       lottery=lottery, epochs=epochs, force=force)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    if sparsity is not None:
+        s = report["sparsity"]
+        click.echo(f"wrote {out}: sparsity {s['total']:.1%} of kernel weights; test "
+                   + ", ".join(f"{k}={v:.4f}" for k, v in report.get("test", {}).items()))
+        return
+    acc = report.get("accuracy") or {}
+    click.echo(f"wrote {out}: FLOPs {report['flops']['before']:,} -> {report['flops']['after']:,} "
+               f"({report['flops_ratio']:.2f}), params {report['params']['before']:,} -> "
+               f"{report['params']['after']:,}; accuracy " + ", ".join(
+                   f"{k} {v:.4f}" for k, v in acc.items() if v is not None))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The run directory to write (a derived run: spec.yaml, model.keras, weights.npz).")
+@click.option("--fold-bn", is_flag=True, help="Fold batch norms into the convolution or dense layer before them.")
+@click.option("--rank", type=click.IntRange(min=1), help="Factorize large dense layers to this rank (SVD).")
+@click.option("--energy", type=click.FloatRange(min=0, max=1, min_open=True),
+              help="Or factorize keeping this fraction of each kernel's squared singular values.")
+@click.option("--clusters", type=click.IntRange(min=2, max=256),
+              help="Cluster every kernel to this many shared values (k-means).")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@handles_errors
+def compress(run_dir: Path, out: Path, fold_bn: bool, rank: int | None, energy: float | None,
+             clusters: int | None, force: bool, as_json: bool) -> None:
+    """Rewrite the model trained in RUN_DIR for deployment (fold batch norms, factorize dense layers, cluster
+    weights), checking outputs and accuracy before and after; write the result as the run directory OUT."""
+    if rank is not None and energy is not None:
+        raise click.UsageError("give --rank or --energy, not both")
+    _quiet_tensorflow()
+    import json
+
+    from nnspec import api
+
+    report = api.compress(run_dir, out, fold_bn=fold_bn, rank=rank, energy=energy, clusters=clusters,
+                          force=force)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    acc, size = report.get("accuracy") or {}, report["weights_bytes"]
+    accuracy = (f"; accuracy {acc['before']:.4f} -> {acc['after']:.4f}"
+                if acc.get("before") is not None and acc.get("after") is not None else "")
+    click.echo(f"wrote {out} ({', '.join(report['passes'])}): params {report['params']['before']:,} -> "
+               f"{report['params']['after']:,}, weights {size['before']:,} -> {size['after']:,} bytes "
+               f"({size['ratio']:.2f}x){accuracy}, max |output change| {report['max_abs_diff']:.2e}")
+
+
+@main.command()
+@click.argument("source")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The folder to create: runs, model.onnx, quantized variants, bench.md, deploy.json.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--repeats", type=click.IntRange(min=2), default=100, show_default=True,
+              help="Timing rounds of the benchmark at batch 1.")
+@click.option("--json", "as_json", is_flag=True, help="Print the deploy report as JSON.")
+@set_option
+@handles_errors
+def deploy(source: str, out: Path, force: bool, repeats: int, as_json: bool, overrides: tuple[str, ...]) -> None:
+    """Run the `deploy:` chain of SOURCE (a spec, trained first, or a run directory): prune, fold, factorize,
+    cluster, export ONNX, quantize within the accuracy budget, and benchmark every form side by side.
+    OUT is written whole or not at all."""
+    from nnspec.runtime.run_dir import is_run_dir
+
+    if out.exists() and not force:
+        raise RunDirError(f"{out} already exists; pass --force to replace it (nothing was changed)")
+    path = Path(source)
+    if is_run_dir(path) and overrides:
+        raise click.UsageError("--set changes a spec; a run directory is deployed as it was trained")
+    target = path if is_run_dir(path) else _load(source, overrides)
+    _quiet_tensorflow()
+    import json
+
+    from nnspec import api
+
+    report = api.deploy(target, out, force=force, repeats=repeats,
+                        progress=None if as_json else lambda m: click.echo(f"· {m}", err=True))
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    click.echo((Path(report["out"]) / "bench.md").read_text(encoding="utf-8"), nl=False)
+    click.echo(f"wrote {report['out']} (final model: {report['final_run']}; see deploy.json)")
+
+
+@main.command()
 @click.argument("spec")
 @set_option
 @handles_errors
