@@ -377,19 +377,22 @@ def bench(source: Path, out: Path, data: str | None, modes: str, compare: tuple[
               help="Unstructured: one threshold over all layers, or every layer to SPARSITY.")
 @click.option("--lottery", is_flag=True, help="Unstructured: lottery ticket (prune, rewind the survivors to "
                                                "their initial values, retrain with the mask).")
-@click.option("--epochs", type=click.IntRange(min=0), default=3, show_default=True,
-              help="Fine-tuning epochs (structured: after pruning; unstructured: while pruning, at least 1).")
+@click.option("--epochs", type=click.IntRange(min=0),
+              help="Fine-tuning epochs: structured, after pruning (default 3); unstructured, while pruning "
+                   "(default 10, at least 1).")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handles_errors
 def prune(run_dir: Path, out: Path, ratio: float | None, flops: float | None, norm: str, sparsity: float | None,
-          scope: str, lottery: bool, epochs: int, force: bool, as_json: bool) -> None:
+          scope: str, lottery: bool, epochs: int | None, force: bool, as_json: bool) -> None:
     """Prune the model trained in RUN_DIR and fine-tune it. Structured (--channels or --flops): whole channels
     go, the model really shrinks, and OUT/spec.yaml is the smaller model. Unstructured (--sparsity): the
     smallest weights become zeros while fine-tuning, per-layer sparsity in OUT/metrics.json."""
     structured = [name for name, v in (("--channels", ratio), ("--flops", flops)) if v is not None]
     if len(structured) + (sparsity is not None) != 1:
         raise click.UsageError("give exactly one of --channels, --flops (structured) or --sparsity (unstructured)")
+    if epochs is None:
+        epochs = 10 if sparsity is not None else 3
     if sparsity is not None and epochs < 1:
         raise click.BadParameter("unstructured pruning happens while fine-tuning: give at least 1 epoch",
                                  param_hint="--epochs")

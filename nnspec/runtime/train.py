@@ -208,8 +208,9 @@ def training_batches(cfg: TrainSpec, targets, data: Dataset, first_epoch: int):
     import tensorflow as tf
 
     from nnspec.runtime.augment import augment_batches
+    from nnspec.runtime.pruning import fit_epochs
 
-    orders = np.stack([epoch_order(cfg.seed, e, len(data)) for e in range(first_epoch, cfg.epochs)])
+    orders = np.stack([epoch_order(cfg.seed, e, len(data)) for e in range(first_epoch, fit_epochs(cfg))])
     x = tf.nest.map_structure(tf.constant, data.x)
     pairs = (x, tf.nest.map_structure(tf.constant, targets)) if targets is not None else x
     batch = cfg.batch_size
@@ -263,7 +264,7 @@ def _precision(policy: str):
 
 
 def _callbacks(cfg: TrainSpec, stage: Path, history: dict, resume: dict | None, train_batches,
-               optimizers) -> list:
+               optimizers, prune=None) -> list:
     """The Keras callbacks the spec asks for, with the checkpoint last (it restores the others' state)."""
     import keras
 
@@ -281,6 +282,8 @@ def _callbacks(cfg: TrainSpec, stage: Path, history: dict, resume: dict | None, 
                                                           min_delta=r.min_delta, min_lr=r.min_learning_rate))
     if cfg.swa is not None:
         stateful.append(StochasticWeightAveraging(cfg.swa.start_epoch, cfg.swa.every_epochs, train_batches))
+    if prune is not None:  # NOTE: after SWA, so its on_train_end masks the averaged weights
+        stateful.append(prune)
     logs = []
     if cfg.logs.csv:
         logs.append(keras.callbacks.CSVLogger(str(stage / "history.csv"), append=resume is not None))
@@ -295,6 +298,7 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
     """Split the data, build, fit (from the checkpoint's next epoch when resuming) and evaluate the model on
     every split, as the spec's regime says: `(model, history, metrics)`."""
     from nnspec.runtime.distribute import scaled_spec, strategy_for
+    from nnspec.runtime.pruning import fit_epochs, pruning_callback, sparsity_report
     from nnspec.runtime.regimes import Context, regime_for
 
     strategy = strategy_for(spec.train.distribute)
@@ -324,18 +328,21 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
         model = regime.build(ctx)
         if init is not None and resume is None:  # NOTE: a resumed run's checkpoint already holds its weights
             apply_weights(model, init.weights, require=[n.id for n in graph.order() if n.params and not n.shares])
+        prune = None if cfg.prune is None else pruning_callback(spec, graph, model, ctx.steps_per_epoch,
+                                                                lambda: regime.optimizers(model))
         callbacks = [*extra, *regime.callbacks(ctx, model),
                      *_callbacks(cfg, stage, history, resume, batches(cfg, targets["train"], train_part),
-                                 lambda: regime.optimizers(model))]
+                                 lambda: regime.optimizers(model), prune)]
         validation = batches(cfg, targets["validation"], val) if len(val) else None
-        if first_epoch < cfg.epochs:
+        epochs = fit_epochs(cfg)  # NOTE: a lottery-ticket run trains twice (pruning.py)
+        if first_epoch < epochs:
             own_loop = cfg.distribute.strategy == "multi_worker"  # NOTE: Keras's fit fails there (loop.py)
             if own_loop:
-                loop.fit(model, strategy, stream, epochs=cfg.epochs, initial_epoch=first_epoch,
+                loop.fit(model, strategy, stream, epochs=epochs, initial_epoch=first_epoch,
                          steps_per_epoch=ctx.steps_per_epoch, callbacks=callbacks, validation=validation,
                          verbose=verbose)
             else:
-                model.fit(stream, epochs=cfg.epochs, initial_epoch=first_epoch,
+                model.fit(stream, epochs=epochs, initial_epoch=first_epoch,
                           steps_per_epoch=ctx.steps_per_epoch, verbose=verbose, callbacks=callbacks, shuffle=False,
                           validation_data=validation)
         # NOTE: with `optimizer.ema`, fit (and loop.fit) end by giving the model the averaged weights.
@@ -349,6 +356,8 @@ def _train_and_evaluate(spec: ModelSpec, graph: Graph, data: Dataset, stage: Pat
     metrics["chief"] = is_chief(cfg.distribute)
     metrics["weights_sha256"] = _weights_sha256(model)
     metrics["learning_rate"] = cfg.optimizer.learning_rate
+    if prune is not None:
+        metrics["sparsity"] = sparsity_report(model, graph)
     if init is not None:
         metrics["initial_weights"] = str(init.source)
     return regime.final_models(model), history, metrics

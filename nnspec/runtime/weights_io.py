@@ -20,13 +20,13 @@ from nnspec.errors import WeightsError
 from nnspec.runtime.atomic import publish, temp_beside
 
 
-def _variables(layer) -> dict:
+def variables_of(layer) -> dict:
     """A layer's variables by their name inside the layer (the path without the layer's own prefix)."""
     prefix = f"{layer.name}/"
     return {v.path[len(prefix):] if v.path.startswith(prefix) else v.name: v for v in layer.weights}
 
 
-def _layers_by_name(model) -> dict:
+def layers_by_name(model) -> dict:
     """Every layer in `model`, nested models included, by name."""
     found = {}
     stack = [model]
@@ -40,7 +40,7 @@ def _layers_by_name(model) -> dict:
 
 def read_weights(model, graph: Graph) -> Weights:
     """The weights of every graph node that owns some (inputs and weight-sharing twins have none)."""
-    layers = _layers_by_name(model)
+    layers = layers_by_name(model)
     weights: Weights = {}
     for node in graph.order():
         if node.op == INPUT or node.shares:
@@ -48,7 +48,7 @@ def read_weights(model, graph: Graph) -> Weights:
         layer = layers.get(node.id)
         if layer is None:
             raise WeightsError(f"the model has no layer named '{node.id}'")
-        variables = {name: np.asarray(v.numpy()) for name, v in _variables(layer).items()}
+        variables = {name: np.asarray(v.numpy()) for name, v in variables_of(layer).items()}
         if variables:
             weights[node.id] = variables
     return weights
@@ -58,7 +58,7 @@ def apply_weights(model, weights: Weights, require: list[str] | tuple[str, ...] 
     """Assign `weights` to the layers of `model` named by node id. Every variable of those layers must be given,
     with its exact shape, and every node id in `require` must have weights; raises `WeightsError` listing every
     mismatch (and changes nothing) otherwise."""
-    layers = _layers_by_name(model)
+    layers = layers_by_name(model)
     problems = [f"'{node_id}': no weights given for it" for node_id in require if node_id not in weights]
     assignments = []
     for node_id, given in weights.items():
@@ -66,7 +66,7 @@ def apply_weights(model, weights: Weights, require: list[str] | tuple[str, ...] 
         if layer is None:
             problems.append(f"'{node_id}': the model has no such layer")
             continue
-        variables = _variables(layer)
+        variables = variables_of(layer)
         for name in sorted(set(variables) - set(given)):
             problems.append(f"'{node_id}/{name}': not in the weights")
         for name, value in given.items():

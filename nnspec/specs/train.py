@@ -30,6 +30,7 @@ from nnspec.specs.objectives import (  # noqa: F401 - re-exported: regimes and t
     Schedule,
     StepDecay,
 )
+from nnspec.specs.pruning import Prune, check_prune_fits
 from nnspec.specs.regimes import Regime
 from nnspec.specs.regimes.supervised import Supervised
 
@@ -162,6 +163,8 @@ class TrainSpec(SpecModel):
     none."""
     swa: StochasticWeightAveraging | None = None
     """Stochastic weight averaging. Defaults to none."""
+    prune: Prune | None = None
+    """Magnitude pruning with a sparsity schedule (and the lottery-ticket variant). Defaults to none."""
     logs: Logs = Logs()
     """CSV, TensorBoard and learning-curve outputs. Defaults to CSV and curves."""
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
@@ -217,4 +220,9 @@ class TrainSpec(SpecModel):
         if self.swa is not None and self.swa.start_epoch > self.epochs:
             raise ValueError(f"swa.start_epoch is after the last epoch. Received: swa.start_epoch="
                              f"{self.swa.start_epoch}, epochs={self.epochs}")
+        return self
+
+    @model_validator(mode="after")
+    def _prune_fits_the_run(self):
+        check_prune_fits(self.prune, self.epochs, self.early_stopping, self.swa)
         return self

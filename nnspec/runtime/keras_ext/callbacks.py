@@ -107,8 +107,7 @@ class Checkpoint(keras.callbacks.Callback):
         states = []
         for k, cb in enumerate(self.callbacks):
             state = {name: _plain(getattr(cb, name)) for name in _state_names(cb) if hasattr(cb, name)}
-            weights = getattr(cb, "best_weights", None) if isinstance(cb, keras.callbacks.EarlyStopping) \
-                else getattr(cb, "average", None)
+            weights = getattr(cb, _arrays_name(cb), None)
             if weights is not None:
                 arrays.update({f"callback{k}/{i}": np.asarray(w) for i, w in enumerate(weights)})
                 state["_arrays"] = len(weights)
@@ -127,7 +126,16 @@ class Checkpoint(keras.callbacks.Callback):
 def _state_names(cb) -> tuple[str, ...]:
     if isinstance(cb, StochasticWeightAveraging):
         return ("count",)
-    return next((names for cls, names in _CALLBACK_STATE.items() if isinstance(cb, cls)), ())
+    return next((names for cls, names in _CALLBACK_STATE.items() if isinstance(cb, cls)),
+                getattr(cb, "checkpoint_state", ()))
+
+
+def _arrays_name(cb) -> str:
+    """The attribute holding a callback's arrays: early stopping's best weights, the SWA average, or the one a
+    callback names in `checkpoint_arrays` (with its other state in `checkpoint_state`)."""
+    if isinstance(cb, keras.callbacks.EarlyStopping):
+        return "best_weights"
+    return getattr(cb, "checkpoint_arrays", "average")
 
 
 def read_checkpoint(folder: Path) -> dict | None:
@@ -160,4 +168,4 @@ def _restore(model, optimizers: list, callbacks: list, checkpoint: dict) -> None
             setattr(cb, name, value)
         if n is not None:
             weights = [arrays[f"callback{k}/{i}"] for i in range(n)]
-            setattr(cb, "best_weights" if isinstance(cb, keras.callbacks.EarlyStopping) else "average", weights)
+            setattr(cb, _arrays_name(cb), weights)
