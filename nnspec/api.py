@@ -132,8 +132,8 @@ def bench(source: str | Path, out: str | Path, *, data: str | None = None,
 
 
 def prune(run_dir: str | Path, out: str | Path, *, ratio: float | None = None, flops: float | None = None,
-          norm: str = "l1", sparsity: float | None = None, scope: str = "global", lottery: bool = False,
-          epochs: int = 3, force: bool = False, verbose: int = 0) -> dict:
+          norm: str = "l1", multiple: int = 16, sparsity: float | None = None, scope: str = "global",
+          lottery: bool = False, epochs: int = 10, force: bool = False, verbose: int = 0) -> dict:
     """Prune a trained run into the run directory `out`, then fine-tune `epochs` epochs; returns the report.
 
     Structured (`ratio` of the channels, or down to `flops` of the FLOPs): whole channels are removed, through
@@ -150,7 +150,7 @@ def prune(run_dir: str | Path, out: str | Path, *, ratio: float | None = None, f
                 "test": run.metrics.get("test", {}), "epochs": epochs}
     from nnspec.runtime.channel_pruning import channel_prune_run
 
-    return channel_prune_run(Path(run_dir), Path(out), ratio=ratio, flops=flops, norm=norm,
+    return channel_prune_run(Path(run_dir), Path(out), ratio=ratio, flops=flops, norm=norm, multiple=multiple,
                              fine_tune_epochs=epochs, force=force, verbose=verbose)
 
 

@@ -3,8 +3,9 @@ functions over data that can be checked before and after.
 
 `Weights` maps a node id to its variables by name, in Keras's own layout and names (`kernel` (kh, kw, in, out)
 for a convolution, `kernel` (in, out) and `bias` for a dense layer, `gamma`/`beta`/`moving_mean`/
-`moving_variance` for batch norm). Nodes without weights, and nodes that reuse another node's weights (`shares`),
-have no entry. The runtime reads them from a Keras model (`nnspec.runtime.weights_io.read_weights`) and puts them
+`moving_variance` for batch norm, `kernel` (kh, kw, in, multiplier) for a depthwise convolution,
+`depthwise_kernel`/`pointwise_kernel` for a separable one). Nodes without weights, and nodes that reuse another
+node's weights (`shares`), have no entry. The runtime reads them from a Keras model (`nnspec.runtime.weights_io.read_weights`) and puts them
 back into a freshly built one (`apply_weights`), so the compiler never imports Keras.
 
 A weight-changing transform takes a `WeightedGraph` and returns a `WeightedResult`; its graph is re-typed with

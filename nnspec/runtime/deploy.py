@@ -98,7 +98,7 @@ def _compress_steps(cfg: DeploySpec, current: Path, stage: Path, steps: list, da
         from nnspec.runtime.channel_pruning import channel_prune_run
 
         report = channel_prune_run(current, stage / "pruned", ratio=p.ratio, flops=p.flops, norm=p.norm,
-                                   fine_tune_epochs=p.fine_tune_epochs, verbose=verbose)
+                                   multiple=p.multiple, fine_tune_epochs=p.fine_tune_epochs, verbose=verbose)
         steps.append({"step": "prune_channels", "run": stage / "pruned", "report": report})
         current = stage / "pruned"
     if cfg.prune is not None:
