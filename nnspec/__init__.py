@@ -8,14 +8,14 @@ import TensorFlow only when called, so `import nnspec` is fast.
 from __future__ import annotations
 
 from nnspec.api import (
-    bench, build_keras, compile_spec, compress, deploy, draw, evaluate, export_onnx, load_spec, prune, quantize,
-    resolve, resume, sample, schema, summary, train,
+    bench, build_keras, compile_spec, compress, deploy, draw, evaluate, export_onnx, load_spec, prune, qat,
+    quantize, resolve, resume, sample, schema, summary, train,
 )  # fmt: skip
 from nnspec.errors import CompileError, DiagnosticError, ExportError, NnspecError, SpecError
 
 __all__ = [
     "load_spec", "compile_spec", "summary", "resolve", "draw", "schema", "build_keras", "train", "resume",
-    "sample", "evaluate", "export_onnx", "quantize", "prune", "compress", "bench", "deploy",
+    "sample", "evaluate", "export_onnx", "quantize", "prune", "compress", "bench", "deploy", "qat",
     "NnspecError", "DiagnosticError", "SpecError", "CompileError", "ExportError", "__version__",
 ]  # fmt: skip
 

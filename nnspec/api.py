@@ -117,6 +117,17 @@ def quantize(source: str | Path, out: str | Path, *, mode: str, samples: int = 2
                      exclude_worst=exclude_worst)
 
 
+def qat(run_dir: str | Path, out: str | Path, *, epochs: int = 2, samples: int = 256, weight_bits: int = 8,
+        learning_rate: float | None = None, keep_run: str | Path | None = None, force: bool = False):
+    """Quantization-aware training: fine-tune a trained run through fake quantization (per-channel symmetric
+    kernels, uint8 activations, as the export rounds them), export it and quantize it statically into `out`;
+    returns the `QatReport`, whose `ptq_accuracy` is post-training static quantization of the same run."""
+    from nnspec.runtime.qat import qat_run
+
+    return qat_run(Path(run_dir), Path(out), epochs=epochs, samples=samples, weight_bits=weight_bits,
+                   learning_rate=learning_rate, run_out=Path(keep_run) if keep_run else None, force=force)
+
+
 def bench(source: str | Path, out: str | Path, *, data: str | None = None,
           quantize_modes=("dynamic", "static", "fp16"), compare=(), threads: int = 1, repeats: int = 100,
           progress=None) -> dict:

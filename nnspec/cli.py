@@ -265,10 +265,11 @@ def evaluate(run_dir: Path, data: str | None, out: Path | None, as_json: bool) -
 
 @main.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--mode", type=click.Choice(["dynamic", "static", "fp16", "litert"]), required=True,
+@click.option("--mode", type=click.Choice(["dynamic", "static", "fp16", "litert", "qat"]), required=True,
               help="dynamic: int8 weights; static: int8 QDQ, per-channel, calibrated; fp16: float16 weights and "
                    "compute with float32 inputs and outputs; litert: full-integer .tflite (int8 inputs and "
-                   "outputs) from the Keras model, calibrated.")
+                   "outputs) from the Keras model, calibrated; qat: quantization-aware fine-tuning of the run, "
+                   "then its static int8 export, compared with post-training static int8.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The quantized .onnx (or, for litert, .tflite) file; only kept if it loads, is evaluated and "
                    "keeps the budget.")
@@ -279,15 +280,19 @@ def evaluate(run_dir: Path, data: str | None, out: Path | None, as_json: bool) -
 @click.option("--exclude-worst", type=click.IntRange(min=0), default=0, show_default=True,
               help="When over --max-accuracy-drop (not litert): retry leaving up to N nodes in float, the "
                    "ones that hurt most on the calibration data first.")
+@click.option("--epochs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="qat: fine-tuning epochs with fake quantization.")
+@click.option("--weight-bits", type=click.Choice(["8", "4"]), default="8", show_default=True,
+              help="qat: kernel bits of the export (4: int4 kernels, uint8 activations).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handles_errors
 def quantize(source: Path, mode: str, out: Path, samples: int, max_accuracy_drop: float | None,
-             exclude_worst: int, as_json: bool) -> None:
+             exclude_worst: int, epochs: int, weight_bits: str, as_json: bool) -> None:
     """Quantize the model of SOURCE (a run directory, or an .onnx file) and compare it with the float model:
     file size, accuracy on the run's test split, batch-1 latency."""
     from nnspec.runtime.run_dir import is_run_dir
 
-    if mode in ("static", "litert") and not is_run_dir(source):
+    if mode in ("static", "litert", "qat") and not is_run_dir(source):
         raise click.BadParameter(f"{mode} quantization calibrates on a run's training data: give a RUN_DIR "
                                  f"(or use --mode dynamic|fp16 on a bare .onnx file). Received: {source}",
                                  param_hint="SOURCE")
@@ -299,6 +304,22 @@ def quantize(source: Path, mode: str, out: Path, samples: int, max_accuracy_drop
 
     from nnspec import api
 
+    if mode == "qat":
+        if max_accuracy_drop is not None or exclude_worst:
+            raise click.UsageError("qat reports its accuracy against post-training static int8; use --mode "
+                                   "static for an accuracy budget")
+        qat = api.qat(source, out, epochs=epochs, samples=samples, weight_bits=int(weight_bits))
+        if as_json:
+            click.echo(json.dumps(qat.to_dict(), indent=2, default=str))
+            return
+        def pct(v):
+            return "n/a" if v is None else f"{v:.4f}"
+
+        click.echo(f"wrote {qat.path} (QAT, int{qat.weight_bits} kernels, {qat.epochs} epochs): "
+                   f"{qat.size_bytes / 1024:.1f} KiB; test accuracy float {pct(qat.float_accuracy)}, "
+                   f"post-training int{qat.weight_bits} {pct(qat.ptq_accuracy)}, QAT int{qat.weight_bits} "
+                   f"{pct(qat.accuracy)}")
+        return
     report = api.quantize(source, out, mode=mode, samples=samples, max_accuracy_drop=max_accuracy_drop,
                           exclude_worst=exclude_worst)
     if as_json:

@@ -57,3 +57,14 @@ def test_usage_mistakes_exit_2_and_write_nothing(run, tmp_path, args):
     result = _invoke("prune", run, "--out", tmp_path / "x", *args)
     assert result.exit_code == 2, result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_qat_through_the_quantize_command(run, tmp_path):
+    result = _invoke("quantize", run, "--mode", "qat", "--out", tmp_path / "m.qat.onnx", "--epochs", "1",
+                     "--samples", "32", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert (tmp_path / "m.qat.onnx").is_file() and report["weight_bits"] == 8
+    assert report["accuracy"] is not None and report["ptq_accuracy"] is not None
+    assert _invoke("quantize", run, "--mode", "qat", "--out", tmp_path / "x.onnx", "--max-accuracy-drop",
+                   "0.01").exit_code == 2
