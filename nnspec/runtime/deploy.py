@@ -25,6 +25,7 @@ and leaves no OUT behind and an existing one untouched.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -119,8 +120,12 @@ def _compress_steps(cfg: DeploySpec, current: Path, stage: Path, steps: list, da
         report = compress_run(current, stage / "compressed", fold_bn=cfg.fold_batchnorm,
                               rank=f.rank if f else None, energy=f.energy if f else None,
                               clusters=cfg.cluster.clusters if cfg.cluster else None)
-        steps.append({"step": "compress", "run": stage / "compressed", "report": report})
-        current = stage / "compressed"
+        if any(s["changed"] for s in report["stages"]):
+            steps.append({"step": "compress", "run": stage / "compressed", "report": report})
+            current = stage / "compressed"
+        else:  # e.g. no batch norm directly after a linear conv: the run would be the previous one again
+            shutil.rmtree(stage / "compressed")
+            steps.append({"step": "compress", "changed": False, "report": report})
     return current
 
 

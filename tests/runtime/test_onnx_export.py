@@ -63,7 +63,7 @@ def test_iris_export_is_named_versioned_and_matches_keras(tmp_path, opset):
     assert meta["nnspec.spec_name"] == "iris_mlp"
     assert meta["nnspec.spec_sha256"] == spec_sha256(load_spec(IRIS))
     assert meta["nnspec.version"]
-    assert model.producer_name == "tf2onnx"
+    assert report.via == "direct" and model.producer_name == "nnspec"  # the emitter covers dense (#6)
     assert {"MatMul", "Relu", "Softmax"} <= onnx_ops(out)
 
 
@@ -139,7 +139,7 @@ def test_conversion_failure_is_an_export_error(tmp_path, monkeypatch):
     out = tmp_path / "iris.onnx"
     out.write_bytes(b"old")
     with pytest.raises(ExportError, match="tf2onnx could not convert model 'iris_mlp': KeyError"):
-        export_onnx(IRIS, out)
+        export_onnx(IRIS, out, via="tf2onnx")
     _assert_untouched(out, b"old")
 
 
@@ -157,12 +157,8 @@ def test_unsupported_opset_is_refused_before_any_work(tmp_path, opset):
 
 
 def _known_failure(op: str, i: int):
-    """Card examples known not to export, with the diagnosis; strict, so a fix shows up as XPASS to clean up."""
-    groups = LAYERS[op].examples[i].params.get("groups", 1)
-    if op in ("conv1d", "conv2d", "conv3d") and groups > 1:
-        return pytest.mark.xfail(strict=True, raises=ExportError, reason=(
-            "Keras's TensorFlow backend wraps grouped convolutions in tf.function(jit_compile=True), which "
-            "tf2onnx leaves as an unconverted StatefulPartitionedCall; export refuses them up front (#6)"))
+    """Card examples known not to export, with the diagnosis; strict, so a fix shows up as XPASS to clean up.
+    (Grouped convolutions, which tf2onnx cannot convert, export through the direct emitter since #6.)"""
     return None
 
 
@@ -189,5 +185,5 @@ def test_every_card_example_exports_with_parity(tmp_path, op, i):
 def test_grouped_convolution_is_refused_up_front_with_its_location(tmp_path):
     text = example_spec("conv2d", 2)
     with pytest.raises(ExportError, match=r"<string>:\d+:\d+: nodes\[0\] 'layer' \(conv2d\): grouped"):
-        export_onnx(parse_spec(text), tmp_path / "g.onnx")
+        export_onnx(parse_spec(text), tmp_path / "g.onnx", via="tf2onnx")
     assert list(tmp_path.iterdir()) == []
