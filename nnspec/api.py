@@ -95,11 +95,12 @@ def evaluate(run_dir: str | Path, *, data: str | None = None, out: str | Path | 
 
 
 def quantize(source: str | Path, out: str | Path, *, mode: str, samples: int = 256,
-             max_accuracy_drop: float | None = None, exclude_worst: int = 0):
+             max_accuracy_drop: float | None = None, exclude_worst: int = 0, calibration=None):
     """Quantize a run directory's model (exported to ONNX first) or an .onnx file with onnxruntime (`dynamic`,
     `static` int8 QDQ per-channel, or `fp16`), or a run's Keras model to a full-integer `.tflite` (`litert`);
     returns the `QuantizeReport`. Raises `AccuracyBudgetError` (and writes nothing) when the test accuracy drops
-    by more than `max_accuracy_drop`, after leaving up to `exclude_worst` of the most harmful nodes in float."""
+    by more than `max_accuracy_drop`, after leaving up to `exclude_worst` of the most harmful nodes in float.
+    `calibration` (static on a bare .onnx file): an `.npz` path, an array or a dict of arrays by input name."""
     from nnspec.runtime.quantize import QuantizeInputError, quantize as _quantize, quantize_run
     from nnspec.runtime.run_dir import is_run_dir
 
@@ -114,7 +115,7 @@ def quantize(source: str | Path, out: str | Path, *, mode: str, samples: int = 2
     if is_run_dir(source):
         return quantize_run(source, out, mode, max_accuracy_drop, samples=samples, exclude_worst=exclude_worst)
     return _quantize(source, out, mode=mode, samples=samples, max_accuracy_drop=max_accuracy_drop,
-                     exclude_worst=exclude_worst)
+                     exclude_worst=exclude_worst, calibration=calibration)
 
 
 def qat(run_dir: str | Path, out: str | Path, *, epochs: int = 2, samples: int = 256, weight_bits: int = 8,

@@ -275,6 +275,9 @@ def evaluate(run_dir: Path, data: str | None, out: Path | None, as_json: bool) -
                    "keeps the budget.")
 @click.option("--samples", type=click.IntRange(min=1), default=256, show_default=True,
               help="Training examples to calibrate static and litert quantization on.")
+@click.option("--calibration", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="static on a bare .onnx file: an .npz of calibration inputs (arrays named after the graph "
+                   "inputs, or one array); a run directory calibrates on its own training part.")
 @click.option("--max-accuracy-drop", type=float,
               help="Fail (exit 1, no file) when test accuracy drops more than this, e.g. 0.01.")
 @click.option("--exclude-worst", type=click.IntRange(min=0), default=0, show_default=True,
@@ -286,15 +289,21 @@ def evaluate(run_dir: Path, data: str | None, out: Path | None, as_json: bool) -
               help="qat: kernel bits of the export (4: int4 kernels, uint8 activations).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handles_errors
-def quantize(source: Path, mode: str, out: Path, samples: int, max_accuracy_drop: float | None,
-             exclude_worst: int, epochs: int, weight_bits: str, as_json: bool) -> None:
+def quantize(source: Path, mode: str, out: Path, samples: int, calibration: Path | None,
+             max_accuracy_drop: float | None, exclude_worst: int, epochs: int, weight_bits: str,
+             as_json: bool) -> None:
     """Quantize the model of SOURCE (a run directory, or an .onnx file) and compare it with the float model:
     file size, accuracy on the run's test split, batch-1 latency."""
     from nnspec.runtime.run_dir import is_run_dir
 
-    if mode in ("static", "litert", "qat") and not is_run_dir(source):
-        raise click.BadParameter(f"{mode} quantization calibrates on a run's training data: give a RUN_DIR "
-                                 f"(or use --mode dynamic|fp16 on a bare .onnx file). Received: {source}",
+    if calibration is not None and (mode != "static" or is_run_dir(source)):
+        raise click.BadParameter("--calibration is for static quantization of a bare .onnx file (a run "
+                                 "calibrates on its own training part)", param_hint="--calibration")
+    needs_run = mode in ("litert", "qat") or (mode == "static" and calibration is None)
+    if needs_run and not is_run_dir(source):
+        also = " or --calibration FILE.npz" if mode == "static" else ""
+        raise click.BadParameter(f"{mode} quantization calibrates on a run's training data: give a RUN_DIR"
+                                 f"{also} (or use --mode dynamic|fp16 on a bare .onnx file). Received: {source}",
                                  param_hint="SOURCE")
     if exclude_worst and max_accuracy_drop is None:
         raise click.BadParameter("--exclude-worst acts only when a model is over its budget: give "
@@ -321,7 +330,7 @@ def quantize(source: Path, mode: str, out: Path, samples: int, max_accuracy_drop
                    f"{pct(qat.accuracy)}")
         return
     report = api.quantize(source, out, mode=mode, samples=samples, max_accuracy_drop=max_accuracy_drop,
-                          exclude_worst=exclude_worst)
+                          exclude_worst=exclude_worst, calibration=calibration)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))
         return

@@ -18,7 +18,10 @@ Steps:
    post-training quantization does (same calibration examples, same settings). Only the weights differ, so the
    comparison is fair. With `weight_bits=4` the export quantizes kernels to int4 (onnxruntime `QInt4`, per
    channel; activations stay uint8), through onnxruntime directly since `quantize` has no int4 mode, and the
-   post-training baseline takes the same path.
+   post-training baseline takes the same path. With `per_channel=False` both exports and the fake quantization
+   give each kernel one scale (onnxruntime's per-tensor weights); a batch norm that the export folds into a
+   kernel rescales its channels first, which per-tensor fake quantization of the unfolded kernel does not see
+   (`agreement` in the report measures how close the simulation stays).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class QatReport:
     path: Path
     """The quantized ONNX file."""
     weight_bits: int
+    per_channel: bool
+    """Kernels quantized with one scale per output channel (else one per kernel)."""
     epochs: int
     learning_rate: float
     calibration_samples: int
@@ -103,8 +108,9 @@ class _Parts:
 
 
 def qat_run(run_dir: Path, out: Path, *, epochs: int = DEFAULT_EPOCHS, learning_rate: float | None = None,
-            samples: int = DEFAULT_SAMPLES, weight_bits: int = 8, compare_ptq: bool = True,
-            run_out: Path | None = None, force: bool = False, verbose: int = 0) -> QatReport:
+            samples: int = DEFAULT_SAMPLES, weight_bits: int = 8, per_channel: bool = True,
+            compare_ptq: bool = True, run_out: Path | None = None, force: bool = False,
+            verbose: int = 0) -> QatReport:
     """Fine-tune a run with fake quantization and write its statically quantized ONNX export to `out`.
 
     Args:
@@ -117,6 +123,8 @@ def qat_run(run_dir: Path, out: Path, *, epochs: int = DEFAULT_EPOCHS, learning_
             to `256`.
         weight_bits: `8` (int8 kernels, the `nnspec quantize --mode static` export) or `4` (int4 kernels,
             uint8 activations). Defaults to `8`.
+        per_channel: One weight scale per output channel (`True`, what `nnspec quantize` does) or one per
+            kernel (`False`), in the fake quantization and in both exports. Defaults to `True`.
         compare_ptq: Also quantize the run's own float model the same way and report its accuracy as
             `ptq_accuracy`. Defaults to `True`.
         run_out: Keep the fine-tuned float model as a derived run directory here. Defaults to not keeping it.
@@ -138,7 +146,7 @@ def qat_run(run_dir: Path, out: Path, *, epochs: int = DEFAULT_EPOCHS, learning_
         raise RunDirError(f"{run_out} already exists; pass force=True (--force) to replace it")
     parts = _parts(Path(run_dir))
     calibration = {k: v[:samples] for k, v in _feeds(parts.train.x, parts.graph).items()}
-    trained = _train(parts, Path(run_dir), calibration, epochs, learning_rate, weight_bits, verbose)
+    trained = _train(parts, Path(run_dir), calibration, epochs, learning_rate, weight_bits, per_channel, verbose)
     with tempfile.TemporaryDirectory(prefix="nnspec-qat-") as folder:
         tmp = Path(folder)
         tuned_run = _write_tuned(trained, parts, Path(run_dir), Path(run_out) if run_out else tmp / "run", force,
@@ -147,13 +155,13 @@ def qat_run(run_dir: Path, out: Path, *, epochs: int = DEFAULT_EPOCHS, learning_
         if compare_ptq:
             float_onnx = _export(Path(run_dir), tmp / "float.onnx")
             float_accuracy = _accuracy(_onnx_classes(float_onnx, parts), parts)
-            _quantize(float_onnx, tmp / "ptq.onnx", Path(run_dir), calibration, weight_bits)
+            _quantize(float_onnx, tmp / "ptq.onnx", Path(run_dir), calibration, weight_bits, per_channel)
             ptq = _accuracy(_onnx_classes(tmp / "ptq.onnx", parts), parts)
         qat_float = _export(tuned_run, tmp / "qat_float.onnx")
-        quantized = _quantize(qat_float, Path(out), Path(run_dir), calibration, weight_bits)
+        quantized = _quantize(qat_float, Path(out), Path(run_dir), calibration, weight_bits, per_channel)
         exported = _onnx_classes(Path(out), parts)
         return QatReport(
-            path=Path(out), weight_bits=weight_bits, epochs=epochs, learning_rate=trained.rate,
+            path=Path(out), weight_bits=weight_bits, per_channel=per_channel, epochs=epochs, learning_rate=trained.rate,
             calibration_samples=len(next(iter(calibration.values()))), fake_quant_nodes=trained.fake_quant_nodes,
             quantized_weights=trained.quantized_weights, examples=len(parts.test), float_accuracy=float_accuracy,
             qat_float_accuracy=_accuracy(_onnx_classes(qat_float, parts), parts),
@@ -178,7 +186,7 @@ class _Trained:
 
 
 def _train(parts: _Parts, run_dir: Path, calibration: dict, epochs: int, learning_rate: float | None,
-           weight_bits: int, verbose: int) -> _Trained:
+           weight_bits: int, per_channel: bool, verbose: int) -> _Trained:
     """Steps 1-3 (module docstring): build the fake-quantized model from the run, calibrate it, fine-tune it."""
     from nnspec.compiler.passes.insert_fake_quant import insert_fake_quant, quantized_weights
     from nnspec.runtime.weights_io import load_weights, read_weights
@@ -186,7 +194,7 @@ def _train(parts: _Parts, run_dir: Path, calibration: dict, epochs: int, learnin
     weights = load_weights(run_dir)
     qgraph = insert_fake_quant(parts.graph).graph
     weighted = quantized_weights(parts.graph)
-    model = _qat_model(qgraph, weighted, weight_bits, weights)
+    model = _qat_model(qgraph, weighted, weight_bits, per_channel, weights)
     _calibrate(model, qgraph, parts.graph, weights, calibration)
     rate = _fine_tune(model, parts, epochs, learning_rate, verbose)
     simulated = _classes(lambda x: model.predict(_model_input(x, parts.graph), batch_size=256, verbose=0), parts)
@@ -259,7 +267,7 @@ def _model_input(feeds: dict, graph):
 # --- the fake-quantized model -------------------------------------------------------------------------------------
 
 
-def _qat_model(qgraph, weighted: tuple[str, ...], weight_bits: int, weights):
+def _qat_model(qgraph, weighted: tuple[str, ...], weight_bits: int, per_channel: bool, weights):
     """The Keras model of `qgraph` with the `weighted` layers swapped for their weight-quantizing twins, holding
     `weights` (the fake-quant ranges keep their defaults until `_calibrate`)."""
     import keras
@@ -272,7 +280,7 @@ def _qat_model(qgraph, weighted: tuple[str, ...], weight_bits: int, weights):
         twin = QUANTIZED.get(type(layer)) if layer.name in weighted else None
         if twin is None:
             return layer.__class__.from_config(layer.get_config())
-        return twin.from_config({**layer.get_config(), "weight_bits": weight_bits})
+        return twin.from_config({**layer.get_config(), "weight_bits": weight_bits, "per_channel": per_channel})
 
     model = keras.models.clone_model(build_keras(qgraph), clone_function=swap)
     apply_weights(model, weights)
@@ -337,18 +345,19 @@ def _export(run_dir: Path, out: Path) -> Path:
     return out
 
 
-def _quantize(source: Path, out: Path, run_dir: Path, calibration: dict, weight_bits: int):
+def _quantize(source: Path, out: Path, run_dir: Path, calibration: dict, weight_bits: int, per_channel: bool):
     """Static QDQ quantization of `source`, calibrated on `calibration` (the run's first training examples);
     the `QuantizeReport` for int8, None for int4."""
     if weight_bits != 8:
-        return _quantize_int4(source, out, calibration)
+        return _quantize_int4(source, out, calibration, per_channel)
     from nnspec.runtime.quantize import quantize
 
     samples = len(next(iter(calibration.values())))
-    return quantize(source, out, mode="static", calibration=calibration, samples=samples, eval_data=run_dir)
+    return quantize(source, out, mode="static", calibration=calibration, samples=samples, eval_data=run_dir,
+                    per_channel=per_channel)
 
 
-def _quantize_int4(source: Path, out: Path, x: dict) -> None:
+def _quantize_int4(source: Path, out: Path, x: dict, per_channel: bool) -> None:
     """`quantize`'s static mode with int4 kernels: onnxruntime QDQ, per channel, MinMax, uint8 activations."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     import onnxruntime as ort
@@ -367,7 +376,7 @@ def _quantize_int4(source: Path, out: Path, x: dict) -> None:
         pre = Path(folder) / "pre.onnx"
         try:
             quant_pre_process(str(source), str(pre))
-            quantize_static(str(pre), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+            quantize_static(str(pre), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt4,
                             calibrate_method=CalibrationMethod.MinMax)
             ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])  # it must load

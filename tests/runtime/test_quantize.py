@@ -381,3 +381,21 @@ def test_exclusion_that_cannot_meet_the_budget_reports_every_attempt_and_writes_
     assert "did not bring it within budget" in message
     assert all(f"-> {a['accuracy']:.4f}" in message for a in report.attempts)
     assert not out.exists() and _partials(tmp_path) == []
+
+
+def test_static_on_a_bare_onnx_file_calibrates_on_an_npz(made, tmp_path):
+    import numpy as np
+    from click.testing import CliRunner
+
+    from nnspec.cli import main
+
+    x = np.random.default_rng(0).random((64, 8, 8, 1)).astype("float32")
+    np.savez(tmp_path / "calib.npz", image=x)
+    out = tmp_path / "s.onnx"
+    result = CliRunner().invoke(main, ["quantize", str(made["float"]), "--mode", "static", "--out", str(out),
+                                       "--calibration", str(tmp_path / "calib.npz"), "--samples", "32"])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size * 3 < made["float"].stat().st_size
+    wrong = CliRunner().invoke(main, ["quantize", str(made["run"]), "--mode", "static", "--out",
+                                      str(tmp_path / "w.onnx"), "--calibration", str(tmp_path / "calib.npz")])
+    assert wrong.exit_code == 2 and "--calibration" in wrong.output and not (tmp_path / "w.onnx").exists()

@@ -28,8 +28,9 @@ from nnspec.compiler.passes.infer_shapes import infer_shapes
 from nnspec.layers._registry import FLOAT_DTYPES, LAYERS
 
 FAKE_QUANT = "fake_quant"
-WEIGHTED = ("conv1d", "conv2d", "conv3d", "dense")
-"""Ops whose kernel the export quantizes per output channel and the runtime fake-quantizes the same way."""
+WEIGHTED = ("conv1d", "conv2d", "conv3d", "depthwise_conv2d", "dense")
+"""Ops whose kernel the export quantizes per output channel and the runtime fake-quantizes the same way (a
+depthwise convolution exports as a grouped Conv: its output channels are the input channels × multiplier)."""
 IDENTITY_AT_INFERENCE = ("dropout",)
 
 

@@ -8,7 +8,8 @@ through them has learned the rounding its int8 export will do:
   `round(-min / scale)` (TensorFlow's nudged `fake_quant_with_min_max_vars` is exactly this grid);
 - weights (QInt8, symmetric): per output channel `scale = 2 * absmax / (qmax - qmin)`, zero point 0,
   `q = clip(round(w / scale), qmin, qmax)`, with `[qmin, qmax] = [-127, 127]` for 8 bits (onnxruntime's
-  narrow symmetric range) and the full `[-2^(b-1), 2^(b-1) - 1]` otherwise (its int4 range is `[-8, 7]`).
+  narrow symmetric range) and the full `[-2^(b-1), 2^(b-1) - 1]` otherwise (its int4 range is `[-8, 7]`);
+  with `per_channel=False` (`quantize_static(per_channel=False)`) one scale over the whole kernel.
 Gradients pass straight through the rounding (the straight-through estimator; Bengio et al. 2013).
 """
 
@@ -29,11 +30,13 @@ def weight_range(bits: int) -> tuple[int, int]:
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
-def fake_quant_weight(w, bits: int = 8):
+def fake_quant_weight(w, bits: int = 8, *, per_channel: bool = True, channel_dims: int = 1):
     """`w` rounded to the symmetric per-output-channel grid of `bits` (see the module docstring), with an
-    identity gradient. A channel of zeros keeps scale 1, as onnxruntime does."""
+    identity gradient. The output channels are the last `channel_dims` axes (2 for a depthwise kernel
+    `(kh, kw, in, multiplier)`, which exports as a grouped Conv with `in * multiplier` output channels); with
+    `per_channel=False` the whole kernel shares one scale. A channel of zeros keeps scale 1, as onnxruntime does."""
     qmin, qmax = weight_range(bits)
-    axes = tuple(range(len(w.shape) - 1))
+    axes = tuple(range(len(w.shape) - channel_dims)) if per_channel else tuple(range(len(w.shape)))
     # NOTE: computed as onnxruntime computes it (numpy): the scale in float64 rounded to float32, then a float32
     # division. |w| = absmax lands within an ulp of ±(qmax - qmin) / 2, a tie for int4 (7.5), so one ulp decides
     # between -8 and -7; float64 keeps TensorFlow's graph optimizer (which folds `2 / 15` into one constant) from
@@ -90,21 +93,24 @@ class FakeQuant(keras.layers.Layer):
 
 
 class _WeightBits:
-    """The `weight_bits` argument the quantizing layers add to their Keras base class."""
+    """The `weight_bits` and `per_channel` arguments the quantizing layers add to their Keras base class."""
 
-    def __init__(self, *args, weight_bits: int = 8, **kwargs):
+    def __init__(self, *args, weight_bits: int = 8, per_channel: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         if not 2 <= int(weight_bits) <= 16:
             raise ValueError(f"weight_bits must be in [2, 16]. Received: weight_bits={weight_bits!r}")
-        self.weight_bits = int(weight_bits)
+        self.weight_bits, self.per_channel = int(weight_bits), bool(per_channel)
+
+    def quantized(self, kernel, channel_dims: int = 1):
+        return fake_quant_weight(kernel, self.weight_bits, per_channel=self.per_channel, channel_dims=channel_dims)
 
     def get_config(self):
-        return {**super().get_config(), "weight_bits": self.weight_bits}
+        return {**super().get_config(), "weight_bits": self.weight_bits, "per_channel": self.per_channel}
 
 
 class _QuantConv(_WeightBits):
     def convolution_op(self, inputs, kernel):
-        return super().convolution_op(inputs, fake_quant_weight(kernel, self.weight_bits))
+        return super().convolution_op(inputs, self.quantized(kernel))
 
 
 @keras.saving.register_keras_serializable(package="nnspec")
@@ -127,12 +133,26 @@ class QuantDense(_WeightBits, keras.layers.Dense):
     """`keras.layers.Dense` computing with its kernel fake-quantized per output unit."""
 
     def call(self, inputs, training=None):
-        x = ops.matmul(inputs, fake_quant_weight(self.kernel, self.weight_bits))
+        x = ops.matmul(inputs, self.quantized(self.kernel))
         if self.bias is not None:
             x = ops.add(x, self.bias)
         return self.activation(x) if self.activation is not None else x
 
 
+@keras.saving.register_keras_serializable(package="nnspec")
+class QuantDepthwiseConv2D(_WeightBits, keras.layers.DepthwiseConv2D):
+    """`keras.layers.DepthwiseConv2D` computing with its kernel fake-quantized per output channel (each
+    `(input channel, multiplier)` pair: the grouped ONNX Conv's output channels)."""
+
+    def call(self, inputs):
+        x = ops.depthwise_conv(inputs, self.quantized(self.kernel, channel_dims=2), strides=self.strides,
+                               padding=self.padding, dilation_rate=self.dilation_rate,
+                               data_format=self.data_format)
+        if self.use_bias:
+            x = ops.add(x, self.bias)  # NOTE: channels_last, as nnspec builds every model
+        return self.activation(x) if self.activation is not None else x
+
+
 QUANTIZED = {keras.layers.Conv1D: QuantConv1D, keras.layers.Conv2D: QuantConv2D, keras.layers.Conv3D: QuantConv3D,
-             keras.layers.Dense: QuantDense}
+             keras.layers.Dense: QuantDense, keras.layers.DepthwiseConv2D: QuantDepthwiseConv2D}
 """Keras layer class → its weight-quantizing twin (same variables, same config plus `weight_bits`)."""
