@@ -22,6 +22,7 @@ Variants (one row each):
 
 Columns:
     size_bytes     the file (model.keras for Keras); size_ratio = fp32 ONNX size / size (above 1: smaller).
+    gzip_bytes     the file gzip-compressed: the download size, where pruned zeros and clustered weights show.
     p50_ms, p90_ms batch-1 latency percentiles; throughput_eps = 32 / median time of a batch-32 call (examples/s).
     accuracy       on the run's own test split, recomputed as training made it (what `nnspec eval` reports), or
                    on `data` (same syntax as `nnspec eval --data`); the first classifier output's accuracy.
@@ -577,7 +578,7 @@ def _result(source, baseline: Path, variants, skipped, repeats, threads, keras_t
         size = v.path.stat().st_size
         acc, ref = v.row["accuracy"], reference.row["accuracy"] if reference is not None else None
         rows.append({"variant": v.name, "format": v.format, "path": str(v.path), "size_bytes": size,
-                     "size_ratio": base_size / size, "p50_ms": v.row["p50_ms"],
+                     "size_ratio": base_size / size, "gzip_bytes": _gzip_size(v.path), "p50_ms": v.row["p50_ms"],
                      "p90_ms": v.row["p90_ms"], "throughput_eps": v.row["throughput_eps"], "accuracy": acc,
                      "accuracy_delta_points": (acc - ref) * 100 if acc is not None and ref is not None else None,
                      **{k: val for k, val in v.row.items() if k not in ("accuracy", "p50_ms", "p90_ms",
@@ -598,6 +599,14 @@ def _result(source, baseline: Path, variants, skipped, repeats, threads, keras_t
         "rows": rows,
         "skipped": skipped,
     }
+
+
+def _gzip_size(path: Path) -> int:
+    """Bytes of the file gzip-compressed (level 9): the download size, where sparse and clustered weights
+    (stored densely, as float32) show their gain."""
+    import gzip
+
+    return len(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
 
 
 def _versions(variants) -> dict[str, str]:
@@ -625,7 +634,7 @@ def markdown(result: dict) -> str:
     ref = s["accuracy_reference"]
     keras = (f"; Keras as {s['keras_call']}, TensorFlow intra-op threads: {s['keras_threads'] or 'default'}"
              if any(r["format"] == "keras" for r in result["rows"]) else "")
-    head = ["variant", "format", "size (bytes)", "× smaller vs fp32", "p50 ms (b1)", "p90 ms (b1)",
+    head = ["variant", "format", "size (bytes)", "× smaller vs fp32", "gzip (bytes)", "p50 ms (b1)", "p90 ms (b1)",
             f"ex/s (b{s['throughput_batch']})", "accuracy", f"Δ acc (pts vs {ref})" if ref else "Δ acc (pts)"]
     lines = [f"# nnspec bench: {result['source']}", "",
              f"Data: {d['name']} ({d['split']}, {d['examples']} examples). onnxruntime/LiteRT threads: "
@@ -635,7 +644,7 @@ def markdown(result: dict) -> str:
              "| " + " | ".join(head) + " |", "|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|"]
     for r in result["rows"]:
         cells = [r["variant"], r["format"], f"{r['size_bytes']:,}", _num(r["size_ratio"], "{:.2f}×"),
-                 _num(r["p50_ms"], "{:.3f}"), _num(r["p90_ms"], "{:.3f}"), _num(r["throughput_eps"], "{:,.0f}"),
+                 f"{r['gzip_bytes']:,}", _num(r["p50_ms"], "{:.3f}"), _num(r["p90_ms"], "{:.3f}"), _num(r["throughput_eps"], "{:,.0f}"),
                  _num(r["accuracy"], "{:.4f}"), _num(r["accuracy_delta_points"], "{:+.2f}")]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [f"\nSkipped {k['variant']}: {k['reason']}" for k in result["skipped"]]

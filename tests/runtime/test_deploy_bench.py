@@ -35,7 +35,7 @@ train:
 """
 TEST_EXAMPLES = 360  # ceil(0.2 * 1797)
 MAIN = ["keras", "fp32", "dynamic", "static", "fp16"]
-KEYS = {"variant", "format", "path", "size_bytes", "size_ratio", "p50_ms", "p90_ms", "throughput_eps", "accuracy",
+KEYS = {"variant", "format", "path", "size_bytes", "size_ratio", "gzip_bytes", "p50_ms", "p90_ms", "throughput_eps", "accuracy",
         "accuracy_delta_points"}
 
 
@@ -74,6 +74,7 @@ def test_every_variant_has_a_row_with_sane_values(made):
     for name, row in rows.items():
         assert KEYS <= set(row), name
         assert row["size_bytes"] == Path(row["path"]).stat().st_size > 0, name
+        assert 0 < row["gzip_bytes"] <= row["size_bytes"] + 64, name  # gzip never grows a file by more
         assert 0 < row["p50_ms"] <= row["p90_ms"], row
         assert row["throughput_eps"] > 0, row
         assert 0.0 <= row["accuracy"] <= 1.0, row
