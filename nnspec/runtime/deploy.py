@@ -33,7 +33,7 @@ from nnspec.specs.deploy import DeploySpec
 from nnspec.specs.model import ModelSpec
 
 QUANTIZED_NAMES = {"dynamic": "model.dynamic.onnx", "static": "model.static.onnx", "fp16": "model.fp16.onnx",
-                   "litert": "model.int8.tflite"}
+                   "litert": "model.int8.tflite", "qat": "model.qat.onnx"}
 
 
 def deploy(spec_or_run: ModelSpec | Path, out: Path, *, force: bool = False, repeats: int = 100,
@@ -146,12 +146,30 @@ def _export_and_quantize(cfg: DeploySpec, current: Path, stage: Path, steps: lis
 
             report = quantize_litert(current, target, samples=cfg.calibration_samples,
                                      max_accuracy_drop=cfg.max_accuracy_drop)
+        elif mode == "qat":
+            report = _qat(current, target, cfg)
         else:
             report = quantize_run(current, target, mode, cfg.max_accuracy_drop, samples=cfg.calibration_samples,
                                   exclude_worst=cfg.exclude_worst)
         steps.append({"step": f"quantize:{mode}", "file": target, "report": _as_dict(report)})
         files.append(target)
     return files
+
+
+def _qat(run: Path, target: Path, cfg: DeploySpec):
+    """Quantization-aware fine-tuning of `run`, then its static int8 export, held to the same accuracy budget
+    against the float model as every other variant."""
+    from nnspec.runtime.qat import qat_run
+    from nnspec.runtime.quantize import QuantizeError
+
+    report = qat_run(run, target, samples=cfg.calibration_samples)
+    budget = cfg.max_accuracy_drop
+    if budget is not None and report.accuracy is not None and report.float_accuracy is not None:
+        drop = report.float_accuracy - report.accuracy
+        if drop > budget:
+            raise QuantizeError(f"qat int8 lost {drop * 100:.2f} accuracy points (float {report.float_accuracy:.4f}"
+                                f" → {report.accuracy:.4f}), above the budget max_accuracy_drop={budget:g}")
+    return report
 
 
 def _as_dict(report) -> dict:

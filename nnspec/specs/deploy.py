@@ -23,9 +23,9 @@ from pydantic import Field, model_validator
 from nnspec.specs.base import NonNegativeInt, PositiveInt, SpecModel
 from nnspec.specs.objectives import Fraction
 
-QUANTIZE_MODES = ("dynamic", "static", "fp16", "litert")
+QUANTIZE_MODES = ("dynamic", "static", "fp16", "litert", "qat")
 """What `deploy.quantize` may list: onnxruntime int8 (dynamic; static QDQ calibrated on training samples),
-float16 ONNX, and a full-integer LiteRT `.tflite`."""
+float16 ONNX, a full-integer LiteRT `.tflite`, and quantization-aware training followed by static int8."""
 
 
 def _exactly_one(model, *names: str) -> None:
@@ -107,7 +107,7 @@ class DeploySpec(SpecModel):
     opset: Annotated[int, Field(ge=13, le=18)] | None = None
     """ONNX opset of the exported files. Defaults to 18."""
     quantize: list[Literal[QUANTIZE_MODES]] = ["static"]  # type: ignore[valid-type]
-    """Quantized variants to make, any of `dynamic`, `static`, `fp16`, `litert`. Defaults to `[static]`."""
+    """Quantized variants to make, any of `dynamic`, `static`, `fp16`, `litert`, `qat`. Defaults to `[static]`."""
     calibration_samples: PositiveInt = 256
     """Training examples used to calibrate static int8 and LiteRT ranges. Defaults to `256`."""
     max_accuracy_drop: Annotated[float, Field(ge=0.0, le=1.0)] | None = None

@@ -35,7 +35,7 @@ train:
 deploy:
   fold_batchnorm: true
   factorize: {rank: 4}
-  quantize: [static, fp16]
+  quantize: [static, fp16, qat]
   calibration_samples: 64
 """
 
@@ -52,10 +52,11 @@ def test_deploy_writes_every_step_and_the_bench(deployed):
     root, report = deployed
     out = root / "out"
     for name in ("run/model.keras", "compressed/spec.yaml", "model.onnx", "model.static.onnx", "model.fp16.onnx",
-                 "bench.md", "bench.json", "deploy.json"):
+                 "model.qat.onnx", "bench.md", "bench.json", "deploy.json"):
         assert (out / name).is_file(), name
     written = json.loads((out / "deploy.json").read_text())
-    assert [s["step"] for s in written["steps"]] == ["compress", "export", "quantize:static", "quantize:fp16"]
+    assert [s["step"] for s in written["steps"]] == ["compress", "export", "quantize:static", "quantize:fp16",
+                                                         "quantize:qat"]
     assert written["final_run"] == "compressed"
     compress = written["steps"][0]["report"]
     assert compress["passes"][0] == "fold_batchnorm" and compress["passes"][1].startswith("factorize_dense")
@@ -65,6 +66,8 @@ def test_deploy_writes_every_step_and_the_bench(deployed):
     rows = {r["variant"]: r for r in written["bench"]}
     assert {"keras", "fp32", "model.onnx", "model.static.onnx", "model.fp16.onnx"} <= set(rows)
     assert rows["model.static.onnx"]["size_bytes"] < rows["model.onnx"]["size_bytes"]
+    qat = written["steps"][-1]["report"]
+    assert qat["ptq_accuracy"] is not None and rows["model.qat.onnx"]["accuracy"] == pytest.approx(qat["accuracy"])
 
 
 def test_the_final_onnx_file_computes_the_compressed_model(deployed):
