@@ -10,6 +10,7 @@ For each model and weight width (int8, and int4 kernels with uint8 activations) 
 - qat:        `qat_run`'s export; `sim_agree` is how often the fake-quantized Keras model and the export agree.
 Runs are trained once and cached under --cache. `narrow_cnn` (8/8/16 filters) is the small model where int4
 post-training quantization loses accuracy; it is trained with several seeds since its test split is 360 images.
+`mobile_cnn` is MobileNet-style (depthwise-separable, no batch norm), whose depthwise kernels QAT quantizes too.
 Run: python bench/qat_vs_ptq.py [--models digits_cnn,resnet_small,narrow_cnn] [--seeds 0,1,2] [--epochs 2]
 """
 
@@ -47,7 +48,36 @@ train:
   test_split: 0.2
   seed: 0
 """
-MODELS = {"digits_cnn": "example:digits_cnn", "resnet_small": "example:resnet_small", "narrow_cnn": NARROW}
+MOBILE = """
+nnspec: 1
+name: mobile_cnn
+inputs:
+  image: {shape: [8, 8, 1]}
+nodes:
+  - {op: conv2d, filters: 16, kernel_size: 3, padding: same}
+  - {op: relu}
+  - {op: depthwise_conv2d, kernel_size: 3, padding: same}
+  - {op: relu}
+  - {op: conv2d, filters: 32, kernel_size: 1}
+  - {op: relu}
+  - {op: depthwise_conv2d, kernel_size: 3, strides: 2, padding: same}
+  - {op: relu}
+  - {op: conv2d, filters: 64, kernel_size: 1}
+  - {op: relu}
+  - {op: global_avg_pool2d}
+  - {id: logits, op: dense, units: 10}
+train:
+  data: digits
+  loss: {name: sparse_categorical_crossentropy, from_logits: true}
+  optimizer: {name: adam, learning_rate: 0.003}
+  schedule: cosine
+  epochs: 30
+  batch_size: 32
+  test_split: 0.2
+  seed: 0
+"""
+MODELS = {"digits_cnn": "example:digits_cnn", "resnet_small": "example:resnet_small", "narrow_cnn": NARROW,
+          "mobile_cnn": MOBILE}
 
 
 def _spec(model: str, seed: int, overrides: tuple[str, ...] = ()):

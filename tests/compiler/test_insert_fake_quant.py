@@ -105,3 +105,21 @@ nodes:
     q = insert_fake_quant(g).graph
     assert sorted(_quantized(q).values()) == ["embed", "flatten_1"]
     assert quantized_weights(g) == ("out",)
+
+
+def test_depthwise_kernels_are_fake_quantized_and_fold_their_batch_norm():
+    text = """
+name: mobile
+inputs: {image: {shape: [8, 8, 3]}}
+nodes:
+  - {id: dw, op: depthwise_conv2d, kernel_size: 3, padding: same, use_bias: false}
+  - {id: bn, op: batch_norm}
+  - {id: act, op: relu}
+  - {id: pw, op: conv2d, filters: 4, kernel_size: 1}
+  - {op: global_avg_pool2d}
+  - {id: out, op: dense, units: 3}
+"""
+    g = compile_spec(parse_spec(text, "mobile.yaml"))
+    assert quantized_weights(g) == ("dw", "pw", "out")  # the export quantizes the grouped Conv's kernel too
+    read = set(_quantized(insert_fake_quant(g).graph).values())
+    assert "dw" not in read and "bn" not in read and "act" in read  # bn folds into dw, relu absorbs bn

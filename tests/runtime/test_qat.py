@@ -102,10 +102,11 @@ def test_a_fake_quantized_model_saves_and_loads(tmp_path):
     import keras
 
     from nnspec.runtime.custom_layers import register_all
-    from nnspec.runtime.custom_layers.fake_quant import FakeQuant, QuantConv2D, QuantDense
+    from nnspec.runtime.custom_layers.fake_quant import FakeQuant, QuantConv2D, QuantDense, QuantDepthwiseConv2D
 
     inputs = keras.Input((6, 6, 2))
     x = FakeQuant(momentum=0.9, name="q_in")(inputs)
+    x = QuantDepthwiseConv2D(3, padding="same", per_channel=False, name="depthwise")(x)
     x = QuantConv2D(4, 3, weight_bits=4, activation="relu", name="conv")(x)
     x = FakeQuant(name="q_conv")(keras.layers.Flatten()(x))
     model = keras.Model(inputs, QuantDense(3, weight_bits=8, name="dense")(x))
@@ -116,24 +117,30 @@ def test_a_fake_quantized_model_saves_and_loads(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     np.testing.assert_array_equal(np.asarray(loaded(data)), np.asarray(model(data)))
     assert type(loaded.get_layer("conv")) is QuantConv2D and loaded.get_layer("conv").weight_bits == 4
+    assert type(loaded.get_layer("depthwise")) is QuantDepthwiseConv2D and not loaded.get_layer("depthwise").per_channel
     assert float(loaded.get_layer("q_conv").max.numpy()) == 2.5 and loaded.get_layer("q_in").momentum == 0.9
 
 
-def _conv_model(kernel: np.ndarray):
-    """An ONNX Conv holding `kernel` (Keras layout (kh, kw, in, out)), for onnxruntime to quantize."""
+def _conv_model(kernel: np.ndarray, group: int = 1):
+    """An ONNX Conv holding `kernel` (Keras layout (kh, kw, in, out)), for onnxruntime to quantize; with
+    `group` = channels, the kernel is a depthwise one (kh, kw, channels, 1), as tf2onnx exports it."""
     from onnx import TensorProto, helper, numpy_helper
 
     kh, kw, c, o = kernel.shape
-    inits = [numpy_helper.from_array(kernel.transpose(3, 2, 0, 1).copy(), "w"),
-             numpy_helper.from_array(np.zeros(o, np.float32), "b")]
-    graph = helper.make_graph([helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1])], "conv",
+    weight = kernel.transpose(3, 2, 0, 1) if group == 1 else kernel.transpose(2, 3, 0, 1)
+    if group > 1:
+        c, o = c * o, c * o
+    inits = [numpy_helper.from_array(weight.copy(), "w"), numpy_helper.from_array(np.zeros(o, np.float32), "b")]
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1], group=group)
+    graph = helper.make_graph([node], "conv",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, 6, 6])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, o, 6, 6])], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
 
 
-@pytest.mark.parametrize("bits", [8, 4])
-def test_weight_fake_quant_is_onnxruntimes_per_channel_weight_quantization(tmp_path, bits):
+@pytest.mark.parametrize("bits,per_channel,depthwise", [(8, True, False), (4, True, False), (8, False, False),
+                                                      (8, True, True), (8, False, True)])
+def test_weight_fake_quant_is_onnxruntimes_weight_quantization(tmp_path, bits, per_channel, depthwise):
     import onnx
     import tensorflow as tf
     from onnx import numpy_helper
@@ -142,26 +149,31 @@ def test_weight_fake_quant_is_onnxruntimes_per_channel_weight_quantization(tmp_p
     from nnspec.runtime.custom_layers.fake_quant import fake_quant_weight
 
     rng = np.random.default_rng(bits)
-    kernel = rng.standard_normal((3, 3, 4, 16)).astype(np.float32)
+    kernel = rng.standard_normal((3, 3, 1 if depthwise else 4, 16)).astype(np.float32)
     kernel[..., 3] *= 1e-3  # a tiny channel, and channels whose largest magnitude is negative (int4's -8)
     kernel[1, 1, 0, ::2] = -4.0
-    onnx.save(_conv_model(kernel), str(tmp_path / "conv.onnx"))
-    data = iter([{"x": rng.standard_normal((1, 4, 6, 6)).astype(np.float32)}])
+    if depthwise:  # 16 channels, multiplier 1
+        kernel = kernel.transpose(0, 1, 3, 2).copy()
+    onnx.save(_conv_model(kernel, group=16 if depthwise else 1), str(tmp_path / "conv.onnx"))
+    data = iter([{"x": rng.standard_normal((1, 16 if depthwise else 4, 6, 6)).astype(np.float32)}])
 
     class Reader:
         def get_next(self):
             return next(data, None)
 
     quantize_static(str(tmp_path / "conv.onnx"), str(tmp_path / "q.onnx"), Reader(), quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=QuantType.QUInt8,
+                    per_channel=per_channel, activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8 if bits == 8 else QuantType.QInt4,
                     calibrate_method=CalibrationMethod.MinMax)
     inits = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(tmp_path / "q.onnx")).graph.initializer}
     q, scale = inits["w_quantized"].astype(np.float32), inits["w_scale"]
-    want = (q * scale[:, None, None, None]).transpose(2, 3, 1, 0)
+    assert scale.size == (16 if per_channel else 1)
+    dequantized = q * np.reshape(scale, (-1, 1, 1, 1))
+    want = dequantized.transpose(2, 3, 0, 1) if depthwise else dequantized.transpose(2, 3, 1, 0)
     variable = tf.Variable(kernel)
-    np.testing.assert_array_equal(np.asarray(fake_quant_weight(variable, bits)), want)
-    np.testing.assert_array_equal(tf.function(lambda: fake_quant_weight(variable, bits))().numpy(), want)
+    kwargs = {"per_channel": per_channel, "channel_dims": 2 if depthwise else 1}
+    np.testing.assert_array_equal(np.asarray(fake_quant_weight(variable, bits, **kwargs)), want)
+    np.testing.assert_array_equal(tf.function(lambda: fake_quant_weight(variable, bits, **kwargs))().numpy(), want)
 
 
 @pytest.fixture(scope="module")
