@@ -80,8 +80,10 @@ def deploy(spec_or_run: ModelSpec | Path, out: Path, *, force: bool = False, rep
         # NOTE: model.onnx is the final float model; its run would only add the same model again
         bench = bench_run(first, stage / "bench", quantize_modes=(), extra=variants, threads=cfg.threads,
                           repeats=repeats, progress=say)
-        for name in ("bench.md", "bench.json"):
-            (stage / "bench" / name).replace(stage / name)
+        for name in ("bench.md", "bench.json"):  # paths named as they will be once OUT is in place
+            text = (stage / "bench" / name).read_text(encoding="utf-8").replace(str(stage), str(out))
+            (stage / name).write_text(text, encoding="utf-8")
+            (stage / "bench" / name).unlink()
         report = {"source": str(spec_or_run.source_map.file if isinstance(spec_or_run, ModelSpec)
                                 else spec_or_run),
                   "deploy": cfg.model_dump(mode="json"), "steps": _relative(steps, stage),
