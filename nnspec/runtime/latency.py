@@ -1,6 +1,6 @@
 """Inference latency: percentiles of wall times, and Keras against ONNX for one run, in one process.
 
-`nnspec bench` (nnspec/runtime/deploy_bench.py) builds its p50/p90 and throughput columns on `times_ms`.
+`nnspec bench` (nnspec/runtime/deploy_bench/) builds its p50/p90 and throughput columns on `times_ms`.
 """
 
 from __future__ import annotations

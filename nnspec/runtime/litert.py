@@ -65,13 +65,13 @@ def quantize_litert(run_dir: Path, out: Path, *, samples: int = DEFAULT_SAMPLES,
         QuantizeError: the conversion failed or its result does not load (nothing is written).
         AccuracyBudgetError: over the accuracy budget (nothing is written).
     """
-    from nnspec.runtime.quantize import _own_splits, _run_eval_data
+    from nnspec.runtime.quantize.data import own_splits, run_eval_data
     from nnspec.runtime.run_dir import load_run
 
     run_dir, out = Path(run_dir), Path(out)
     _check_arguments(out, samples, max_accuracy_drop)
-    evaluation = _run_eval_data(run_dir)  # raises RunDirError first when run_dir is not a run
-    _, graph, train, _ = _own_splits(run_dir)
+    evaluation = run_eval_data(run_dir)  # raises RunDirError first when run_dir is not a run
+    _, graph, train, _ = own_splits(run_dir)
     calib = _calibration(train.x, list(graph.inputs), samples)
     _, model = load_run(run_dir)
     want = _keras_outputs(model, evaluation.x, list(graph.inputs))

@@ -50,9 +50,9 @@ def made(tmp_path_factory):
 
 
 def _test_split(run):
-    from nnspec.runtime.quantize import _run_eval_data
+    from nnspec.runtime.quantize.data import run_eval_data
 
-    return _run_eval_data(run)
+    return run_eval_data(run)
 
 
 def test_the_file_is_full_integer_and_as_accurate_as_the_float_model(made):

@@ -132,16 +132,17 @@ def test_static_calibrates_on_the_training_part_never_the_test_split(made, tmp_p
     from sklearn.model_selection import train_test_split
 
     from nnspec.runtime import quantize as q
+    from nnspec.runtime.quantize import modes
 
     fed = []
-    original = q._Reader
+    original = modes._Reader
 
     class Spy(original):
         def __init__(self, data):
             fed.append(data)
             super().__init__(data)
 
-    monkeypatch.setattr(q, "_Reader", Spy)
+    monkeypatch.setattr(modes, "_Reader", Spy)
     q.quantize(made["float"], tmp_path / "s.onnx", mode="static", calibration=made["run"], samples=64,
                eval_data=made["run"])
     x = fed[0]["image"]
@@ -300,8 +301,9 @@ def outlier(tmp_path_factory):
     import onnx
     from onnx import numpy_helper
 
-    from nnspec.runtime import quantize as q
     from nnspec.runtime.onnx_export import export_onnx
+    from nnspec.runtime.quantize.compare import predict, session
+    from nnspec.runtime.quantize.data import own_splits
     from nnspec.runtime.train import train
     from nnspec.specs.load import parse_spec
 
@@ -309,7 +311,7 @@ def outlier(tmp_path_factory):
     run = train(parse_spec(MLP, str(folder / "mlp.yaml")), folder / "run", verbose=0).run_dir
     clean = folder / "clean.onnx"
     export_onnx(run, clean)
-    _, _, train_part, test_part = q._own_splits(run)
+    _, _, train_part, test_part = own_splits(run)
     pixels = np.concatenate([train_part.x, test_part.x]).reshape(-1, 64)
     dead = int(np.flatnonzero((pixels == 0).all(axis=0))[0])  # e.g. the top-left corner of every digit
     proto = onnx.load(str(clean))
@@ -324,7 +326,7 @@ def outlier(tmp_path_factory):
     bad = folder / "outlier.onnx"
     onnx.save(proto, str(bad))
     x = {"image": test_part.x}
-    same = np.abs(q._predict(q._session(bad), x)[0] - q._predict(q._session(clean), x)[0]).max()
+    same = np.abs(predict(session(bad), x)[0] - predict(session(clean), x)[0]).max()
     assert same < 1e-6  # the float model did not change
     return {"run": run, "float": bad, "folder": folder}
 
