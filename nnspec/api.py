@@ -61,14 +61,17 @@ def build_keras(spec: SpecLike, *, seed: int | None = None):
 
 
 def train(spec: SpecLike, out: str | Path, *, epochs: int | None = None, force: bool = False, verbose: int = 1,
-          callbacks: list | None = None, init_weights: str | Path | None = None):
+          callbacks: list | None = None, init_weights: str | Path | None = None,
+          data_dir: str | Path | None = None):
     """Train from the spec's `train:` section and write a run directory; returns the `RunResult`. `callbacks`
     are extra Keras callbacks that observe the run (progress, timing); `init_weights` (a weights `.npz` or a
-    run directory of the same model) starts from trained weights instead of a fresh initialization."""
+    run directory of the same model) starts from trained weights instead of a fresh initialization;
+    `data_dir` is where relative data file paths start (default: the spec's folder)."""
     from nnspec.runtime.train import train as _train
 
     return _train(_spec(spec), Path(out), epochs=epochs, force=force, verbose=verbose, callbacks=callbacks,
-                  init_weights=Path(init_weights) if init_weights is not None else None)
+                  init_weights=Path(init_weights) if init_weights is not None else None,
+                  data_dir=Path(data_dir) if data_dir is not None else None)
 
 
 def resume(out: str | Path, *, verbose: int = 1, callbacks: list | None = None):

@@ -122,6 +122,7 @@ def _fine_tune(pruned, spec, run_dir: Path, out: Path, report: dict, epochs: int
     """Train the pruned spec from the pruned weights into `out` (see the module's docs)."""
     from nnspec.api import train
     from nnspec.compiler.to_spec import spec_data
+    from nnspec.runtime.run_dir import data_dirs
     from nnspec.runtime.weights_io import save_weights
     from nnspec.specs.load import parse_spec
     from nnspec.specs.resolve import to_yaml
@@ -135,7 +136,7 @@ def _fine_tune(pruned, spec, run_dir: Path, out: Path, report: dict, epochs: int
         weights = Path(tmp) / "weights.npz"
         save_weights(weights, pruned.weights)
         return train(pruned_spec, out, epochs=epochs, force=force, verbose=verbose,
-                     init_weights=weights)
+                     init_weights=weights, data_dir=data_dirs(run_dir)[0])
 
 
 def _scorer(spec, graph, run_dir: Path):

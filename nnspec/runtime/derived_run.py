@@ -4,7 +4,8 @@ reads a run (`nnspec eval`, `export`, `quantize`, `bench`, `train --init-weights
     RUN2/spec.yaml      the rewritten model as a resolved spec (passes `nnspec check`), `train:` kept
     RUN2/model.keras    a Functional model built from that spec, holding the rewritten weights
     RUN2/weights.npz    the same weights by node id and variable name (what `train --init-weights` reads)
-    RUN2/metrics.json   {"derived_from": RUN, "passes": [...], "report": {...}, "params": ..., "flops": ...}
+    RUN2/metrics.json   {"derived_from": RUN, "passes": [...], "report": {...}, "params": ..., "flops": ...,
+                         "data_dir": where RUN's relative data paths start (see run_dir.data_dirs)}
     RUN2/history.json   {} (no training happened here)
 
 Written like every run directory: whole, through a partial folder renamed into place, or not at all.
@@ -36,7 +37,10 @@ def write_derived_run(model: WeightedGraph, spec: ModelSpec, out: Path, *, sourc
                    f"{', '.join(passes)}.")
     reloaded = compile_spec(parse_spec(text, str(Path(out) / "spec.yaml")))
     keras_model = build_weighted(WeightedGraph(reloaded, model.weights))
+    from nnspec.runtime.run_dir import data_dirs
+
     metrics = {"derived_from": str(source), "passes": passes, "report": report or {},
+               "data_dir": str(data_dirs(Path(source))[0].resolve()),
                "params": sum(n.params or 0 for n in reloaded.order()),
                "flops": sum(n.flops or 0 for n in reloaded.order())}
     with staged_run_dir(Path(out), force=force) as stage:

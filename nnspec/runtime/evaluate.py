@@ -175,9 +175,10 @@ def inputs_of(data, graph):
 def _own_test_split(spec, graph, run_dir: Path):
     """The run's test split, recomputed as training made it: same data, seed and split."""
     from nnspec.runtime.data import split
+    from nnspec.runtime.run_dir import data_dirs
 
     cfg = spec.train
-    data = load_from(cfg.data, cfg.seed, [run_dir, Path.cwd()])  # file paths: the run's folder, then here
+    data = load_from(cfg.data, cfg.seed, data_dirs(run_dir))  # file paths: the spec's folder, the run's, here
     _, test = split(inputs_of(data, graph), cfg.test_split, cfg.seed)
     return test
 

@@ -135,7 +135,7 @@ def magnitude_prune_run(run_dir: str | Path, out: str | Path, *, sparsity: float
         RunDirError: `run_dir` is not a run directory, or `out` exists and `force` is false.
         SpecError: the pruning options are invalid (located at the `--set` override carrying them).
     """
-    from nnspec.runtime.run_dir import is_run_dir
+    from nnspec.runtime.run_dir import data_dirs, is_run_dir
     from nnspec.runtime.train import train
     from nnspec.specs.load import load_spec
 
@@ -154,4 +154,5 @@ def magnitude_prune_run(run_dir: str | Path, out: str | Path, *, sparsity: float
                 "learning_rate": learning_rate}
         overrides.append(f"train.optimizer={json.dumps(data)}")
     return train(load_spec(source, overrides), Path(out), epochs=epochs, force=force,
-                 verbose=verbose, init_weights=run_dir)
+                 verbose=verbose, init_weights=run_dir,
+                 data_dir=None if spec is not None else data_dirs(run_dir)[0])

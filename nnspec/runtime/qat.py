@@ -233,7 +233,7 @@ def _parts(run_dir: Path) -> _Parts:
     from nnspec.errors import RunDirError
     from nnspec.runtime.data import split
     from nnspec.runtime.evaluate import inputs_of, load_from
-    from nnspec.runtime.run_dir import is_run_dir
+    from nnspec.runtime.run_dir import data_dirs, is_run_dir
     from nnspec.specs.load import load_spec
 
     if not is_run_dir(run_dir):
@@ -248,7 +248,7 @@ def _parts(run_dir: Path) -> _Parts:
     shared = [n.id for n in graph.order() if n.shares]
     if shared:  # NOTE: calibration reads each node's output tensor, and a shared layer has several
         raise QatError(f"{run_dir}: QAT does not handle weight sharing yet. Received: nodes {shared} share weights")
-    data = inputs_of(load_from(cfg.data, cfg.seed, [run_dir, Path.cwd()]), graph)
+    data = inputs_of(load_from(cfg.data, cfg.seed, data_dirs(run_dir)), graph)
     train, test = split(data, cfg.test_split, cfg.seed)  # NOTE: the order of train.py's two splits
     fit, _ = split(train, cfg.validation_split, cfg.seed)
     return _Parts(spec, graph, train, fit, test)

@@ -106,6 +106,23 @@ def _publish(stage: Path, out: Path) -> None:
         os.replace(stage, out)
 
 
+def data_dirs(run_dir: Path) -> list[Path]:
+    """Where relative data file paths in a run's spec.yaml are looked up: the folder of the spec the run was
+    trained from (recorded in metrics.json as `data_dir`, carried over to runs derived from it), then the run's
+    own folder, then the working directory."""
+    import json
+
+    run_dir = Path(run_dir)
+    found = []
+    try:
+        recorded = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")).get("data_dir")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded:
+        found.append(Path(recorded))
+    return [*found, run_dir, Path.cwd()]
+
+
 def load_run(run_dir: Path):
     """`(spec, keras_model)` of a run directory. Raises `RunDirError` if it is not one."""
     run_dir = Path(run_dir)

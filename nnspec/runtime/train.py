@@ -52,7 +52,8 @@ class RunResult:
 
 
 def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool = False,
-          verbose: int = 1, callbacks: list | None = None, init_weights: Path | None = None) -> RunResult:
+          verbose: int = 1, callbacks: list | None = None, init_weights: Path | None = None,
+          data_dir: Path | None = None) -> RunResult:
     """Train `spec` as its `train:` section says and write the run directory `out`.
 
     Args:
@@ -67,6 +68,8 @@ def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool 
         init_weights: Start from these weights instead of a fresh initialization (fine-tuning): a weights
             `.npz` (`nnspec.runtime.weights_io.save_weights`, what pruning writes beside its spec) or a run
             directory of the same model. Every weight of the model must be given. Defaults to none.
+        data_dir: Where relative data file paths start, instead of the spec's folder (fine-tuning a spec that
+            was written into a run directory: `nnspec.runtime.run_dir.data_dirs`). Defaults to the spec's folder.
 
     Returns:
         The `RunResult`.
@@ -88,11 +91,12 @@ def train(spec: ModelSpec, out: Path, *, epochs: int | None = None, force: bool 
         spec = parse_spec(text, str(spec.source_map.file))
     graph = compile_spec(spec)
     init = Initial(Path(init_weights), load_weights(init_weights)) if init_weights is not None else None
-    data = _load_data(spec, graph)
+    data = _load_data(spec, graph, data_dir)
     if not is_chief(spec.train.distribute):  # a non-chief worker trains in step with the chief, writes nothing
         with tempfile.TemporaryDirectory(prefix="nnspec-worker-") as scratch:
-            return _train_into(spec, graph, data, Path(scratch) / "run", text, False, verbose, callbacks, init)
-    return _train_into(spec, graph, data, Path(out), text, force, verbose, callbacks, init)
+            return _train_into(spec, graph, data, Path(scratch) / "run", text, False, verbose, callbacks, init,
+                               data_dir)
+    return _train_into(spec, graph, data, Path(out), text, force, verbose, callbacks, init, data_dir)
 
 
 @dataclass(frozen=True)
@@ -104,10 +108,11 @@ class Initial:
 
 
 def _train_into(spec, graph, data, out: Path, text: str, force: bool, verbose: int, callbacks,
-                init: Initial | None) -> RunResult:
+                init: Initial | None, data_dir: Path | None = None) -> RunResult:
     with training_dir(out, force=force) as stage:
         (stage / "spec.yaml").write_text(text, encoding="utf-8")
-        (stage / SPEC_DIR).write_text(str(_spec_dir(spec)), encoding="utf-8")
+        (stage / SPEC_DIR).write_text(str(Path(data_dir).resolve() if data_dir else _spec_dir(spec)),
+                                      encoding="utf-8")
         return _run(spec, graph, data, stage, out, text, resume=None, verbose=verbose, extra=callbacks,
                     init=init)
 
@@ -156,7 +161,7 @@ SPEC_DIR = "spec_dir.txt"
 """In a partial run folder: the directory of the spec the run was started from, where relative data file paths
 start; a resumed run, whose spec is the folder's copy, reads its data from there too. (Regimes that read other
 files keep what they need in the run folder: a GAN's discriminator spec, a distilled run's teacher.json.) A
-finished run does not keep it."""
+finished run records it as `data_dir` in metrics.json instead."""
 
 
 def _spec_dir(spec: ModelSpec) -> Path:
@@ -181,6 +186,9 @@ def _run(spec: ModelSpec, graph: Graph, data: Dataset, stage: Path, out: Path, t
     start = time.perf_counter()
     cfg = spec.train
     models, history, metrics = _train_and_evaluate(spec, graph, data, stage, resume, verbose, extra or [], init)
+    marker = stage / SPEC_DIR
+    if marker.is_file():  # relative data paths of the run's spec.yaml start there (run_dir.data_dirs)
+        metrics["data_dir"] = marker.read_text(encoding="utf-8")
     model = models["model"]
     metrics.update(epochs=cfg.epochs, epochs_run=len(next(iter(history.values()), [])), seed=cfg.seed,
                    params=int(model.count_params()), spec_sha256=_sha256(text), nnspec_version=_version(),

@@ -68,7 +68,7 @@ def own_splits(run_dir: Path):
     from nnspec.compiler.pipeline import compile_spec
     from nnspec.runtime.data import split
     from nnspec.runtime.evaluate import inputs_of, load_from
-    from nnspec.runtime.run_dir import is_run_dir
+    from nnspec.runtime.run_dir import data_dirs, is_run_dir
     from nnspec.specs.load import load_spec
 
     if not is_run_dir(run_dir):
@@ -80,7 +80,7 @@ def own_splits(run_dir: Path):
     if cfg is None:
         raise QuantizeInputError(f"{run_dir}: the run's spec has no train section, so it names no data")
     graph = compile_spec(spec)
-    data = load_from(cfg.data, cfg.seed, [run_dir, Path.cwd()])  # as evaluate._own_test_split does
+    data = load_from(cfg.data, cfg.seed, data_dirs(run_dir))  # as evaluate._own_test_split does
     train, test = split(inputs_of(data, graph), cfg.test_split, cfg.seed)
     return spec, graph, train, test
 
