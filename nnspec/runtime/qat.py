@@ -229,28 +229,17 @@ def _check_options(epochs, learning_rate, samples, weight_bits) -> None:
 
 def _parts(run_dir: Path) -> _Parts:
     """The run's spec, graph and data split exactly as `nnspec.runtime.train` split it."""
-    from nnspec.compiler.pipeline import compile_spec
-    from nnspec.errors import RunDirError
     from nnspec.runtime.data import split
-    from nnspec.runtime.evaluate import inputs_of, load_from
-    from nnspec.runtime.run_dir import data_dirs, is_run_dir
-    from nnspec.specs.load import load_spec
+    from nnspec.runtime.quantize.data import own_splits
 
-    if not is_run_dir(run_dir):
-        raise RunDirError(f"{run_dir} is not a run directory (needs model.keras and spec.yaml)")
-    spec = load_spec(run_dir / "spec.yaml")
+    spec, graph, train, test = own_splits(run_dir)  # the test split as training made it, and what came before
     cfg = spec.train
-    if cfg is None:
-        raise QatError(f"{run_dir}: the run's spec has no train section, so there is nothing to fine-tune on")
     if cfg.regime.name != "supervised":
         raise QatError(f"{run_dir}: QAT fine-tunes supervised runs only. Received: regime={cfg.regime.name}")
-    graph = compile_spec(spec)
     shared = [n.id for n in graph.order() if n.shares]
     if shared:  # NOTE: calibration reads each node's output tensor, and a shared layer has several
         raise QatError(f"{run_dir}: QAT does not handle weight sharing yet. Received: nodes {shared} share weights")
-    data = inputs_of(load_from(cfg.data, cfg.seed, data_dirs(run_dir)), graph)
-    train, test = split(data, cfg.test_split, cfg.seed)  # NOTE: the order of train.py's two splits
-    fit, _ = split(train, cfg.validation_split, cfg.seed)
+    fit, _ = split(train, cfg.validation_split, cfg.seed)  # NOTE: the order of train.py's two splits
     return _Parts(spec, graph, train, fit, test)
 
 
