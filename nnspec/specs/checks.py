@@ -176,3 +176,16 @@ def everything_used(spec: ModelSpec) -> list[Diagnostic]:
             problems.append(_at(spec, "inputs", name, message=f"input '{name}' is never read. Read it with `from:` "
                                 f"or remove it. Received: inputs={list(spec.inputs)}"))
     return problems
+
+
+@spec_check(0)
+def prune_layers_exist(spec: ModelSpec) -> list[Diagnostic]:
+    """`train.prune.layers` names nodes of this model (whether each has a kernel is checked when training starts,
+    where the Keras layer is known)."""
+    prune = spec.train.prune if spec.train is not None else None
+    if prune is None or not prune.layers:
+        return []
+    ids = set(node_ids(spec))
+    return [_at(spec, "train", "prune", "layers", j, message=f"'{name}' is not a node id.{_suggest(name, ids)} "
+                f"Received: layers={prune.layers}")
+            for j, name in enumerate(prune.layers) if name not in ids]
