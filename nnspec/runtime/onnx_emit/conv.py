@@ -97,7 +97,7 @@ def emit_separable(b: Builder, node: Node) -> None:
     b.write(node, activation(b, node, y, spec.activation, FIRST, name=f"{node.id}/{spec.activation}"), FIRST)
 
 
-def _refuse_dilated_transpose(node: Node) -> str | None:
+def _refuse_dilated_transpose(node: Node, graph) -> str | None:
     if max(ntuple(node.spec.dilation_rate, 2)) > 1:
         return "dilated transposed convolutions are not emitted"
     return None

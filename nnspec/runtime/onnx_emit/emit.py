@@ -6,16 +6,35 @@ import numpy as np
 
 from nnspec.compiler.ir import INPUT, Graph
 from nnspec.compiler.weights import Weights
-from nnspec.layers._registry import FLOAT_DTYPES
+from nnspec.layers._registry import FLOAT_DTYPES, INT_DTYPES
 from nnspec.runtime.onnx_emit._builder import Builder
 from nnspec.runtime.onnx_emit._registry import EMITTERS
 
 PRODUCER = "nnspec"
 
 
+MASK_USERS = ("multi_head_attention", "global_avg_pool1d", "softmax")
+"""Ops whose Keras layers apply a Keras mask they receive (the emitted ones do not)."""
+
+
+def _masked(graph: Graph) -> dict[str, str]:
+    """Node id → the `mask_zero` embedding whose Keras padding mask may reach that node's output (all nodes
+    downstream of one: an over-approximation, as some layers drop masks)."""
+    found: dict[str, str] = {}
+    for node in graph.order():
+        if getattr(node.spec, "mask_zero", False) and graph.input_types(node.id)[0].dtype in INT_DTYPES:
+            found[node.id] = node.id
+            continue
+        origin = next((found[src] for src, _ in graph.sources(node.id) if src in found), None)
+        if origin is not None:
+            found[node.id] = origin
+    return found
+
+
 def refusals(graph: Graph) -> list[str]:
     """Why the emitter cannot write `graph`, one line per node it does not cover (empty: it covers all)."""
     found = []
+    masked = _masked(graph)
     for node in graph.order():
         if node.op == INPUT:
             if node.spec.dtype in FLOAT_DTYPES and node.spec.dtype != "float32":
@@ -23,9 +42,13 @@ def refusals(graph: Graph) -> list[str]:
                              "layer; the emitter writes float32 graphs only)")
             continue
         rule = EMITTERS.get(node.op)
-        why = "no ONNX emitter for this op" if rule is None else (rule.refuse(node) if rule.refuse else None)
+        why = "no ONNX emitter for this op" if rule is None else (rule.refuse(node, graph) if rule.refuse else None)
         if why is None and len(node.outs) > 1:
             why = "ops with several outputs are not emitted"
+        if why is None and node.op in MASK_USERS:
+            origin = next((masked[src] for src, _ in graph.sources(node.id) if src in masked), None)
+            if origin is not None:
+                why = f"applies the Keras padding mask of '{origin}' (mask_zero), which the emitter does not"
         if why:
             found.append(f"node '{node.id}' ({node.op}): {why}")
     return found
@@ -50,7 +73,7 @@ def emit_model(graph: Graph, weights: Weights, *, opset: int):
         if node.op != INPUT:
             EMITTERS[node.op].emit(b, node)
     outputs = b.output_tensors()
-    initializers = [numpy_helper.from_array(np.ascontiguousarray(a), name) for name, a in b.initializers.items()]
+    initializers = [numpy_helper.from_array(np.array(a, order="C"), name) for name, a in b.initializers.items()]
     inputs = [_value_info(name, graph.node(name).spec.dtype, (None, *graph.node(name).spec.shape))
               for name in graph.inputs]  # fmt: skip
     outs = [_value_info(name, graph.node(name).out.dtype, graph.node(name).out.shape) for name in outputs]

@@ -32,8 +32,8 @@ def emit_pool(b: Builder, node: Node) -> None:
 
 
 def reduce(b: Builder, op: str, x: str, axes: list[int], *, keepdims: bool, name: str) -> str:
-    """A Reduce* node: `axes` is an input from opset 18 on, an attribute before."""
-    if b.opset >= 18:
+    """A Reduce* node: `axes` is an input from opset 18 on (ReduceSum: 13), an attribute before."""
+    if b.opset >= (13 if op == "ReduceSum" else 18):
         return b.add(op, [x, b.ints(f"{name}/axes", axes)], name=name, keepdims=int(keepdims))
     return b.add(op, [x], name=name, axes=axes, keepdims=int(keepdims))
 
