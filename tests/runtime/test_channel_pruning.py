@@ -23,7 +23,68 @@ from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.keras
 
-SPECS = {"resnet_small": None, "residual_cnn": None, "mobile_net": DEPTHWISE, "concat_net": CONCAT}
+MLP = """
+nnspec: 1
+name: mlp
+inputs: {x: {shape: [12]}}
+nodes:
+  - {id: d1, op: dense, units: 24, activation: relu}
+  - {id: bn1, op: batch_norm}
+  - {id: drop, op: dropout, rate: 0.2}
+  - {id: d2, op: dense, units: 16, activation: gelu}
+  - {id: d3, op: dense, units: 16, use_bias: false}
+  - {id: bn3, op: batch_norm}
+  - {id: act3, op: elu}
+  - {id: out, op: dense, units: 5}
+outputs: [out]
+"""
+
+VALID_CNN = """
+nnspec: 1
+name: valid_cnn
+inputs: {image: {shape: [14, 14, 3]}}
+nodes:
+  - {id: c1, op: conv2d, filters: 12, kernel_size: 3, activation: relu}
+  - {id: bn1, op: batch_norm}
+  - {id: pool, op: max_pool2d, pool_size: 2}
+  - {id: dw, op: depthwise_conv2d, kernel_size: 3, depth_multiplier: 2}
+  - {id: c2, op: conv2d, filters: 10, kernel_size: 2, activation: tanh}
+  - {id: avg, op: avg_pool2d, pool_size: 2, padding: same}
+  - {id: c3, op: conv2d, filters: 16, kernel_size: 1, padding: same, activation: relu6}
+  - {id: sep, op: separable_conv2d, filters: 8, kernel_size: 2, depth_multiplier: 2,
+     activation: relu}
+  - {id: flat, op: flatten}
+  - {id: out, op: dense, units: 4}
+outputs: [out]
+"""
+
+RESIDUAL_1X1 = """
+nnspec: 1
+name: residual_1x1
+inputs: {image: {shape: [6, 6, 3]}}
+nodes:
+  - {id: stem, op: conv2d, filters: 8, kernel_size: 3, use_bias: false}
+  - {id: stem_bn, op: batch_norm}
+  - {id: stem_act, op: relu}
+  - {id: a, op: conv2d, filters: 8, kernel_size: 1, padding: same, use_bias: false}
+  - {id: a_bn, op: batch_norm}
+  - {id: a_act, op: relu}
+  - {id: b, op: conv2d, filters: 8, kernel_size: 1, use_bias: false}
+  - {id: b_bn, op: batch_norm}
+  - {id: sum, op: add, from: [b_bn, stem_act]}
+  - {id: act, op: relu}
+  - {id: side, op: conv2d, filters: 4, kernel_size: 1, activation: sigmoid}
+  - {id: cat, op: concatenate, from: [act, side]}
+  - {id: down, op: conv2d, filters: 6, kernel_size: 2, strides: 2}
+  - {id: pool, op: global_avg_pool2d}
+  - {id: logits, op: dense, units: 3}
+outputs: [logits]
+"""
+
+SPECS = {"resnet_small": None, "residual_cnn": None, "mobile_net": DEPTHWISE, "concat_net": CONCAT,
+         "mlp": MLP, "valid_cnn": VALID_CNN, "residual_1x1": RESIDUAL_1X1}
+EXACT = ("mlp", "valid_cnn", "residual_1x1")
+"""Models where every reader of a prunable channel is a dense layer or a conv that pads nothing."""
 
 # Where a channel's weights sit, per op, for zeroing it: (variable, axis) pairs of what it produces,
 # and the batch norm variables that make its output exactly zero when its input is.
@@ -87,6 +148,60 @@ def _zero_channels(wg: WeightedGraph, fraction: float) -> tuple[WeightedGraph, s
             if zero is not None and name in vs:
                 np.moveaxis(vs[name], axis, -1)[..., zero] = 0
     return WeightedGraph(wg.graph, weights), chosen
+
+
+def _zero_kernels(wg: WeightedGraph, fraction: float) -> tuple[WeightedGraph, set]:
+    """Zero the kernel slices of a fraction of every group's units, leaving their biases and batch
+    norm shifts: those channels then carry a nonzero constant to their readers."""
+    analysis = channel_groups(wg.graph)
+    rng = np.random.default_rng(3)
+    chosen = set()
+    for grp in analysis.groups:
+        picked = rng.choice(len(grp.units), round(fraction * len(grp.units)), replace=False)
+        chosen |= {grp.units[i] for i in picked}
+    weights = copy_weights(wg.weights)
+    for producer, channel in {e for unit in chosen for e in unit}:
+        op = wg.graph.node(producer).op
+        name, axis = {"separable_conv2d": ("pointwise_kernel", -1),
+                      "conv2d_transpose": ("kernel", -2)}.get(op, ("kernel", -1))
+        np.moveaxis(weights[producer][name], axis, -1)[..., channel] = 0
+    return WeightedGraph(wg.graph, weights), chosen
+
+
+@pytest.mark.parametrize("name", EXACT)
+def test_removed_channels_constants_are_folded_into_their_readers(name):
+    zeroed, chosen = _zero_kernels(_model(name), 1 / 3)
+    x = _inputs(zeroed)
+    reference = _outputs(zeroed, x)
+    result = prune_channels(zeroed, ratio=1 / 3)
+    groups = {tuple(g["producers"]): g for g in result.report["groups"]}
+    for grp in channel_groups(zeroed.graph).groups:  # exactly the zeroed units went
+        assert groups[grp.producers]["kept"] == len(grp.units) - sum(u in chosen for u in grp.units)
+    compensation = result.report["compensation"]
+    assert compensation["skipped"] == {} and compensation["folded"]
+    np.testing.assert_allclose(_outputs(result.model, x), reference, atol=1e-5)
+    dropped = prune_channels(zeroed, ratio=1 / 3, compensate=False)  # the constants matter
+    assert dropped.report["compensation"] is None
+    assert np.abs(_outputs(dropped.model, x) - reference).max() > 1e-2
+
+
+def test_padded_convolutions_are_compensated_only_on_request():
+    zeroed, _ = _zero_kernels(_model("resnet_small"), 1 / 4)
+    x = _inputs(zeroed)
+    reference = _outputs(zeroed, x)
+    errors = {}
+    for mode in (False, True, "mean"):
+        result = prune_channels(zeroed, ratio=1 / 4, compensate=mode)
+        errors[mode] = np.abs(_outputs(result.model, x) - reference).mean()
+        report = result.report["compensation"]
+        if mode is True:  # a 1x1 stride-2 projection pads nothing; the 3x3 convs pad
+            assert set(report["folded"]) == {"stage2.block1.proj", "stage3.block1.proj", "logits"}
+            assert "padding 'same' pads" in report["skipped"]["stage1.block1.conv1"]
+        if mode == "mean":
+            assert report["skipped"] == {}
+    assert errors["mean"] < errors[True] < errors[False]
+    with pytest.raises(PruneError, match="compensate"):
+        prune_channels(zeroed, ratio=0.5, compensate="exact")
 
 
 @pytest.mark.parametrize("name", list(SPECS))

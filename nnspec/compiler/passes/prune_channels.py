@@ -14,24 +14,34 @@ budget (`flops`) is met by the smallest such uniform fraction whose pruned graph
 at most that share of the original FLOPs; only FLOPs the pruned graph has count (batch norms,
 activations and pools shrink with their channels too).
 
+A removed channel is not silent: were its kernel slice zero, it would still carry a constant (its
+bias or batch norm shift, through activations), which every reader multiplies by its kernel. That
+term is folded into the readers' biases (`compensate`), exactly where each kernel tap sees the
+whole input (dense layers, convolutions that pad nothing), so that fine-tuning does not have to
+relearn it; a reader without a bias gives it to the batch norm that alone follows it.
+
 Requires: a typed `WeightedGraph` with the weights of every node that has some (Keras layout).
 Ensures: the graph is re-typed (`infer_shapes`); graph inputs, outputs and their shapes are kept;
-removing only channels whose kernel slices and every constant on their way (biases, batch norm
-shifts) are zero leaves the outputs unchanged.
+removing only channels whose kernel slices are zero leaves the outputs unchanged where every
+reader of them is compensated exactly, and wherever every constant on their way (biases, batch
+norm shifts) is zero too.
 """
 
 from __future__ import annotations
+
 
 import numpy as np
 
 from nnspec.compiler.edit import with_params
 from nnspec.compiler.ir import Graph
 from nnspec.compiler.passes.channel_groups import Element, channel_groups
+from nnspec.compiler.passes.compensate_pruned import compensated
 from nnspec.compiler.passes.infer_shapes import infer_shapes
 from nnspec.compiler.weights import WeightedGraph, WeightedResult, Weights, copy_weights
 from nnspec.errors import InputError
 
 NORMS = ("l1", "l2")
+COMPENSATE = (True, False, "mean")
 _CONV = {"kernel": {-2: "in", -1: "out"}, "bias": {0: "out"}}
 _SLICES: dict[str, dict[str, dict[int, str]]] = {
     "conv1d": _CONV, "conv2d": _CONV, "conv3d": _CONV, "dense": _CONV,
@@ -53,7 +63,8 @@ class PruneError(InputError):
 
 
 def prune_channels(model: WeightedGraph, *, ratio: float | None = None, flops: float | None = None,
-                   norm: str = "l1", min_channels: int = 1, multiple: int = 1) -> WeightedResult:
+                   norm: str = "l1", min_channels: int = 1, multiple: int = 1,
+                   compensate: bool | str = True) -> WeightedResult:
     """Remove the least important output channels of every prunable group.
 
     Args:
@@ -66,16 +77,23 @@ def prune_channels(model: WeightedGraph, *, ratio: float | None = None, flops: f
             them all), for the widths vectorized kernels want: onnxruntime's CPU convolutions run
             channel blocks of 8 (AVX2) or 16 (AVX-512), and a width between blocks can be slower
             than the next block up. Defaults to `1`.
+        compensate: Fold the constant each removed channel carries (its activated bias or batch
+            norm shift, were its kernel slice zero) into the biases of the layers reading it, where
+            that is exact (dense layers, convolutions that pad nothing); `"mean"` also folds it
+            into padded convolutions, averaged over output positions (an approximation at the
+            borders); `False` drops the constants. Defaults to `True`.
 
     Returns:
-        A `WeightedResult`; its report gives per group the channels kept of the total, and the
-        params and FLOPs before and after.
+        A `WeightedResult`; its report gives per group the channels kept of the total, the
+        params and FLOPs before and after, and under `compensation` the layers whose biases took
+        removed channels' constants (`folded`: how many channels) and those that could not
+        (`skipped`: why).
 
     Raises:
         PruneError: not exactly one of `ratio` and `flops`, either out of range, an unknown norm,
             or a FLOP budget that the most pruning these limits allow misses.
     """
-    _check_options(ratio, flops, norm, min_channels, multiple)
+    _check_options(ratio, flops, norm, min_channels, multiple, compensate)
     g = model.graph
     analysis = channel_groups(g)
     order = [_ranked_units(grp, model, norm) for grp in analysis.groups]
@@ -95,7 +113,11 @@ def prune_channels(model: WeightedGraph, *, ratio: float | None = None, flops: f
         wants = wants_at(ratio)
     removed = removed_by(wants)
     new_graph = _shrunk_graph(g, removed)
-    weights = _sliced_weights(g, model.weights, analysis.keep_masks(removed))
+    keep = analysis.keep_masks(removed)
+    weights, compensation = model.weights, None
+    if compensate is not False and removed:
+        weights, compensation = compensated(g, weights, keep, compensate)
+    weights = _sliced_weights(g, weights, keep)
     after = _totals(new_graph)
     report = {"norm": norm, "ratio": ratio, "flops_target": flops, "min_channels": min_channels,
               "multiple": multiple,
@@ -104,11 +126,11 @@ def prune_channels(model: WeightedGraph, *, ratio: float | None = None, flops: f
               "groups": [{"producers": list(grp.producers),
                           "kept": sum(u[0] not in removed for u in grp.units),
                           "total": len(grp.units)} for grp in analysis.groups],
-              "blocked": dict(analysis.blocked)}
+              "blocked": dict(analysis.blocked), "compensation": compensation}
     return WeightedResult(WeightedGraph(new_graph, weights), bool(removed), report)
 
 
-def _check_options(ratio, flops, norm, min_channels, multiple) -> None:
+def _check_options(ratio, flops, norm, min_channels, multiple, compensate) -> None:
     if (ratio is None) == (flops is None):
         raise PruneError(f"give exactly one of ratio and flops. "
                          f"Received: ratio={ratio}, flops={flops}")
@@ -125,6 +147,9 @@ def _check_options(ratio, flops, norm, min_channels, multiple) -> None:
                          f"Received: min_channels={min_channels!r}")
     if not isinstance(multiple, int) or multiple < 1:
         raise PruneError(f"multiple must be a positive integer. Received: multiple={multiple!r}")
+    if not any(compensate is c or (isinstance(c, str) and compensate == c) for c in COMPENSATE):
+        raise PruneError(f"compensate must be true, false or 'mean'. "
+                         f"Received: compensate={compensate!r}")
 
 
 def _channel_norms(model: WeightedGraph, producer: str, norm: str) -> np.ndarray:
@@ -240,4 +265,3 @@ def _sliced_weights(g: Graph, weights: Weights, keep: dict[str, np.ndarray | Non
 def _totals(g: Graph) -> dict[str, int]:
     nodes = g.order()
     return {"params": sum(n.params or 0 for n in nodes), "flops": sum(n.flops or 0 for n in nodes)}
-
