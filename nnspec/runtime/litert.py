@@ -107,11 +107,11 @@ def run_tflite(path: Path, x: dict[str, np.ndarray], outputs: list[str] | None =
     n = len(next(iter(x.values())))
     parts = []
     for i in range(0, n, PREDICT_BATCH):
-        feeds = {sig: _to_input(x[name][i:i + PREDICT_BATCH], details[sig]) for sig, name in names.items()}
+        feeds = {sig: quantize_input(x[name][i:i + PREDICT_BATCH], details[sig]) for sig, name in names.items()}
         parts.append(runner(**feeds))
     out_details = runner.get_output_details()
     order = _output_order(list(out_details), outputs)
-    return [_from_output(np.concatenate([p[k] for p in parts]), out_details[k]) for k in order]
+    return [dequantize_output(np.concatenate([p[k] for p in parts]), out_details[k]) for k in order]
 
 
 def _check_arguments(out: Path, samples, max_accuracy_drop) -> None:
@@ -201,7 +201,7 @@ def _output_order(signature: list[str], outputs: list[str] | None) -> list[str]:
     return sorted(signature)
 
 
-def _to_input(x: np.ndarray, detail: dict) -> np.ndarray:
+def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
     dtype = np.dtype(detail["dtype"])
     scale, zero = detail["quantization"]
     if dtype.kind in "iu" and scale and np.asarray(x).dtype.kind == "f":
@@ -210,7 +210,7 @@ def _to_input(x: np.ndarray, detail: dict) -> np.ndarray:
     return np.asarray(x).astype(dtype, copy=False)
 
 
-def _from_output(y: np.ndarray, detail: dict) -> np.ndarray:
+def dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
     scale, zero = detail["quantization"]
     if np.dtype(detail["dtype"]).kind in "iu" and scale:
         return ((y.astype(np.float32) - zero) * scale).astype(np.float32)
@@ -230,7 +230,7 @@ def _latency(float_path: Path, int8_path: Path, x: dict[str, np.ndarray]) -> tup
         interpreter = _interpreter(path, threads=LATENCY_THREADS)
         interpreter.allocate_tensors()
         details = interpreter.get_input_details()
-        feeds = [(d["index"], _to_input(_one(x, d["name"], len(details)), d)) for d in details]
+        feeds = [(d["index"], quantize_input(_one(x, d["name"], len(details)), d)) for d in details]
         calls.append(_invoker(interpreter, feeds))
     return paired_latency(*calls)
 

@@ -518,13 +518,10 @@ def check_parity(path: Path, model, graph, atol: float) -> float:
 
 def run_onnx(path: Path, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Run an ONNX file with onnxruntime on the CPU."""
-    import onnxruntime as ort
+    from nnspec.runtime.ort_session import cpu_session
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
     try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        return session.run(None, feeds)
+        return cpu_session(path).run(None, feeds)
     except Exception as e:  # onnxruntime raises its own exception types for load and run failures
         raise ExportError(f"onnxruntime could not run the exported model: {e}") from e
 

@@ -17,8 +17,8 @@ Steps:
    as a derived run, exported to ONNX and quantized statically by `nnspec.runtime.quantize` exactly as
    post-training quantization does (same calibration examples, same settings). Only the weights differ, so the
    comparison is fair. With `weight_bits=4` the export quantizes kernels to int4 (onnxruntime `QInt4`, per
-   channel; activations stay uint8), through onnxruntime directly since `quantize` has no int4 mode, and the
-   post-training baseline takes the same path. With `per_channel=False` both exports and the fake quantization
+   channel; activations stay uint8; `quantize(weight_bits=4)`), and the post-training baseline takes the same
+   path. With `per_channel=False` both exports and the fake quantization
    give each kernel one scale (onnxruntime's per-tensor weights); a batch norm that the export folds into a
    kernel rescales its channels first, which per-tensor fake quantization of the unfolded kernel does not see
    (`agreement` in the report measures how close the simulation stays).
@@ -80,7 +80,7 @@ class QatReport:
     run_dir: Path | None
     """Where the fine-tuned float run was kept, if asked."""
     quantize: dict | None
-    """The int8 export's `QuantizeReport` (sizes, latency, output differences); None for int4 kernels."""
+    """The export's `QuantizeReport` (sizes, latency, output differences)."""
 
     @property
     def gain(self) -> float | None:
@@ -168,7 +168,7 @@ def qat_run(run_dir: Path, out: Path, *, epochs: int = DEFAULT_EPOCHS, learning_
             simulated_accuracy=_accuracy(trained.simulated, parts), agreement=_agreement(trained.simulated, exported),
             accuracy=_accuracy(exported, parts), ptq_accuracy=ptq, size_bytes=Path(out).stat().st_size,
             run_dir=Path(run_out) if run_out is not None else None,
-            quantize=quantized.to_dict() if quantized is not None else None,
+            quantize=quantized.to_dict(),
         )  # fmt: skip
 
 
@@ -335,43 +335,13 @@ def _export(run_dir: Path, out: Path) -> Path:
 
 
 def _quantize(source: Path, out: Path, run_dir: Path, calibration: dict, weight_bits: int, per_channel: bool):
-    """Static QDQ quantization of `source`, calibrated on `calibration` (the run's first training examples);
-    the `QuantizeReport` for int8, None for int4."""
-    if weight_bits != 8:
-        return _quantize_int4(source, out, calibration, per_channel)
+    """Static QDQ quantization of `source` with int8 (or int4) kernels, calibrated on `calibration` (the run's
+    first training examples): the `QuantizeReport`."""
     from nnspec.runtime.quantize import quantize
 
     samples = len(next(iter(calibration.values())))
     return quantize(source, out, mode="static", calibration=calibration, samples=samples, eval_data=run_dir,
-                    per_channel=per_channel)
-
-
-def _quantize_int4(source: Path, out: Path, x: dict, per_channel: bool) -> None:
-    """`quantize`'s static mode with int4 kernels: onnxruntime QDQ, per channel, MinMax, uint8 activations."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    import onnxruntime as ort
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from nnspec.runtime.atomic import publish, temp_beside
-    from nnspec.runtime.quantize import QuantizeError
-
-    batches = iter([{k: v[i:i + 32] for k, v in x.items()} for i in range(0, len(next(iter(x.values()))), 32)])
-
-    class Reader:
-        def get_next(self):
-            return next(batches, None)
-
-    with tempfile.TemporaryDirectory(prefix="nnspec-qat-int4-") as folder, temp_beside(out, suffix=".onnx") as tmp:
-        pre = Path(folder) / "pre.onnx"
-        try:
-            quant_pre_process(str(source), str(pre))
-            quantize_static(str(pre), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt4,
-                            calibrate_method=CalibrationMethod.MinMax)
-            ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])  # it must load
-        except Exception as e:  # onnxruntime raises anything from ValueError to its own types
-            raise QuantizeError(f"int4 quantization failed: {type(e).__name__}: {e}; nothing was written") from e
-        publish(tmp, out)
+                    per_channel=per_channel, weight_bits=weight_bits)
 
 
 def _classes(predict, parts: _Parts) -> np.ndarray | None:
@@ -388,9 +358,9 @@ def _classes(predict, parts: _Parts) -> np.ndarray | None:
 
 
 def _onnx_classes(path: Path, parts: _Parts) -> np.ndarray | None:
-    import onnxruntime as ort
+    from nnspec.runtime.ort_session import cpu_session
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = cpu_session(path)
     names = [o.name for o in session.get_outputs()]
     return _classes(lambda feeds: session.run(None, feeds)[0] if len(names) == 1 else session.run(None, feeds),
                     parts)

@@ -401,3 +401,18 @@ def test_static_on_a_bare_onnx_file_calibrates_on_an_npz(made, tmp_path):
     wrong = CliRunner().invoke(main, ["quantize", str(made["run"]), "--mode", "static", "--out",
                                       str(tmp_path / "w.onnx"), "--calibration", str(tmp_path / "calib.npz")])
     assert wrong.exit_code == 2 and "--calibration" in wrong.output and not (tmp_path / "w.onnx").exists()
+
+
+def test_static_int4_kernels_are_stored_as_int4_and_smaller_than_int8(made, tmp_path):
+    import onnx
+
+    from nnspec.runtime.quantize import QuantizeInputError, quantize
+
+    report = quantize(made["float"], tmp_path / "int4.onnx", mode="static", calibration=made["run"], samples=64,
+                      eval_data=made["run"], weight_bits=4)
+    kinds = {t.data_type for t in onnx.load(str(tmp_path / "int4.onnx")).graph.initializer}
+    assert onnx.TensorProto.INT4 in kinds
+    assert report.size_bytes < made["reports"]["static"].size_bytes
+    with pytest.raises(QuantizeInputError, match="weight_bits"):
+        quantize(made["float"], tmp_path / "bad.onnx", mode="dynamic", weight_bits=4)
+    assert not (tmp_path / "bad.onnx").exists()

@@ -1,16 +1,16 @@
-"""A `.tflite` file as a variant, run in ai-edge-litert's `Interpreter`; int8 or uint8 inputs are
-quantized and outputs dequantized with the tensors' scale and zero point.
+"""A `.tflite` file as a variant, run in ai-edge-litert's `Interpreter`; float inputs of int8 or uint8 tensors are
+quantized and outputs dequantized with the tensors' scale and zero point (`nnspec.runtime.litert`'s rules).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from nnspec.runtime.deploy_bench.errors import BenchInputError
 from nnspec.runtime.deploy_bench.eval_set import EvalSet
 from nnspec.runtime.deploy_bench.variant import Variant, batched, looped
+from nnspec.runtime.litert import dequantize_output, quantize_input
 
 
 def litert_variant(name, path: Path, evaluation: EvalSet, threads: int) -> Variant:
@@ -27,9 +27,9 @@ def litert_variant(name, path: Path, evaluation: EvalSet, threads: int) -> Varia
                 return looped(run, x, state["batch"])
             state["batch"] = n
         for d, key in zip(details, feeds):
-            interpreter.set_tensor(d["index"], _quantize_input(x[key], d))
+            interpreter.set_tensor(d["index"], quantize_input(x[key], d))
         interpreter.invoke()
-        return {o["name"]: _dequantize_output(interpreter.get_tensor(o["index"]), o) for o in outputs}
+        return {o["name"]: dequantize_output(interpreter.get_tensor(o["index"]), o) for o in outputs}
 
     variant = Variant(name, "tflite", path, run, lambda x: batched(run, x, 64), evaluation)
     if len(outputs) > 1 and evaluation.output is not None:
@@ -73,19 +73,3 @@ def _litert_resize(interpreter, details, n: int) -> bool:
     except (ValueError, RuntimeError):
         return False
     return True
-
-
-def _quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
-    dtype = np.dtype(detail["dtype"])
-    scale, zero = detail["quantization"]
-    if np.issubdtype(dtype, np.integer) and scale:
-        info = np.iinfo(dtype)
-        return np.clip(np.round(x / scale) + zero, info.min, info.max).astype(dtype)
-    return x.astype(dtype, copy=False)
-
-
-def _dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
-    scale, zero = detail["quantization"]
-    if np.issubdtype(y.dtype, np.integer) and scale:
-        return (y.astype(np.float32) - zero) * scale
-    return y

@@ -29,14 +29,10 @@ def ort_variant(name, path: Path, evaluation: EvalSet | None, threads: int, data
 
 
 def _ort_session(path: Path, threads: int):
-    import onnxruntime as ort
+    from nnspec.runtime.ort_session import cpu_session
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return cpu_session(path, threads=threads)
     except Exception as exc:  # onnxruntime raises its own exception types
         raise BenchInputError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0]}. Received: {path}") from exc
 

@@ -18,13 +18,10 @@ LATENCY_THREADS = 1
 
 
 def session(path: Path):
-    import onnxruntime as ort
+    from nnspec.runtime.ort_session import cpu_session
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = LATENCY_THREADS
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return cpu_session(path, threads=LATENCY_THREADS)
     except Exception as e:  # onnxruntime raises its own exception types
         raise QuantizeError(f"onnxruntime cannot load the {'quantized' if '.partial' in path.name else ''} "
                             f"model: {e}; nothing was written") from e

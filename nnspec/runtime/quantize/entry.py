@@ -22,7 +22,7 @@ DEFAULT_SAMPLES = 256
 
 def quantize(source_onnx: Path, out: Path, *, mode: str, calibration=None, samples: int = DEFAULT_SAMPLES,
              per_channel: bool = True, eval_data=None, max_accuracy_drop: float | None = None,
-             exclude_worst: int = 0) -> QuantizeReport:
+             exclude_worst: int = 0, weight_bits: int = 8) -> QuantizeReport:
     """Quantize a float ONNX file into `out`, check it loads in onnxruntime, and compare it with the float one.
 
     Args:
@@ -43,6 +43,8 @@ def quantize(source_onnx: Path, out: Path, *, mode: str, calibration=None, sampl
             (see the `budget` module; fp16 keeps them in float32). Needs `max_accuracy_drop` and
             calibration data.
             Defaults to `0`.
+        weight_bits: Static mode's kernel precision: `8` (int8) or `4` (int4, onnxruntime `QInt4`; activations
+            stay uint8). Defaults to `8`.
 
     Returns:
         The `QuantizeReport`.
@@ -55,6 +57,9 @@ def quantize(source_onnx: Path, out: Path, *, mode: str, calibration=None, sampl
     import onnx
 
     _check_arguments(mode, max_accuracy_drop, exclude_worst)
+    if weight_bits not in (8, 4) or (weight_bits != 8 and mode != "static"):
+        raise QuantizeInputError(f"weight_bits is 8, or 4 in static mode. Received: weight_bits={weight_bits!r}, "
+                                 f"mode={mode!r}")
     source_onnx, out = Path(source_onnx), Path(out)
     if not source_onnx.is_file():
         raise QuantizeInputError(f"no ONNX file at {source_onnx}")
@@ -72,7 +77,7 @@ def quantize(source_onnx: Path, out: Path, *, mode: str, calibration=None, sampl
                                  "evaluation data): give calibration data (a run directory, .npz or arrays)")
     floating = session(source_onnx)
     with tempfile.TemporaryDirectory(prefix="nnspec-quantize-") as folder:
-        quantizer = Quantizer(mode, source_onnx, Path(folder), calib, per_channel)
+        quantizer = Quantizer(mode, source_onnx, Path(folder), calib, per_channel, weight_bits)
         with temp_beside(out, suffix=".onnx") as tmp:
             report = attempts(quantizer, tmp, out, floating, evaluation, max_accuracy_drop, exclude_worst)
             publish(tmp, out)

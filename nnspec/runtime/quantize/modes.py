@@ -34,10 +34,11 @@ class Quantizer:
     onnxruntime's calibration cache, the later ones read them back.
     """
 
-    def __init__(self, mode: str, source: Path, folder: Path, calib, per_channel: bool):
+    def __init__(self, mode: str, source: Path, folder: Path, calib, per_channel: bool, weight_bits: int = 8):
         import onnx
 
         self.mode, self.source, self.calib, self.per_channel = mode, source, calib, per_channel
+        self.weight_bits = weight_bits
         self.folder, self.cache = folder, folder / "calibration.json"
         self.model, self.preprocess = source, "none"
         if mode == "static":
@@ -49,7 +50,7 @@ class Quantizer:
         if self.mode == "dynamic":
             _dynamic(self.model, target, self.per_channel, exclude)
         elif self.mode == "static":
-            _static(self.model, target, self.calib, self.per_channel, exclude, self.cache)
+            _static(self.model, target, self.calib, self.per_channel, exclude, self.cache, self.weight_bits)
         else:
             _fp16(self.model, target, exclude)
         if self.mode in INT8_MODES:
@@ -78,14 +79,15 @@ def _dynamic(source: Path, tmp: Path, per_channel: bool, exclude: list[str]) -> 
 
 
 def _static(source: Path, tmp: Path, calib: dict[str, np.ndarray], per_channel: bool, exclude: list[str],
-            cache: Path) -> None:
-    """Quantize statically in QDQ format (ranges from `cache` when an earlier call calibrated already)."""
+            cache: Path, weight_bits: int = 8) -> None:
+    """Quantize statically in QDQ format (ranges from `cache` when an earlier call calibrated already), with
+    int8 kernels (or int4 ones, `weight_bits=4`)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     with _failures("static"):
         quantize_static(
             str(source), str(tmp), _Reader(calib), quant_format=QuantFormat.QDQ, per_channel=per_channel,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt4 if weight_bits == 4 else QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(exclude),
             extra_options={"QuantizeBias": QUANTIZE_BIAS}, calibration_cache_path=str(cache),
         )  # fmt: skip
